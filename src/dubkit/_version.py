@@ -1,0 +1,3 @@
+"""The package version (read by hatchling and ``dubkit --version``)."""
+
+__version__ = "0.1.0"

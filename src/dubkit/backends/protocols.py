@@ -1,0 +1,212 @@
+"""The backend contract: one small protocol per capability.
+
+A backend is a class with a cheap constructor taking one typed options object, ``load()`` for weights
+(heavy imports happen there, never at module import), ``close()`` to free them, and context-manager
+support. Each capability has exactly one required method:
+
+| kind          | entry-point group      | required method                                    |
+|---------------|------------------------|----------------------------------------------------|
+| separator     | ``dubkit.separators``  | ``separate(audio, out_dir) -> Stems``               |
+| vad           | ``dubkit.vad``         | ``detect(audio) -> Sequence[SpeechRegion]``         |
+| diarizer      | ``dubkit.diarizers``   | ``diarize(audio, regions) -> Sequence[SpeakerTurn]``|
+| transcriber   | ``dubkit.transcribers``| ``transcribe(audio, regions, language) -> Transcript`` |
+| translator    | ``dubkit.translators`` | ``translate(texts, source, target, n_best) -> candidates``|
+| synthesizer   | ``dubkit.synthesizers``| ``synthesize(text, voice, out_path) -> AudioFile``  |
+
+Optional hooks a backend may add, read through the helpers at the bottom of this module:
+``languages()`` (transcriber, synthesizer), ``language_pairs()`` (translator), ``voices(language)``
+(synthesizer). The easiest way to satisfy a protocol is to subclass the matching ``Base*`` class
+from :mod:`dubkit.backends.base`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from enum import Enum
+from pathlib import Path
+from types import TracebackType
+from typing import Any, ClassVar, Protocol, runtime_checkable
+
+import attrs
+from typing_extensions import Self
+
+from dubkit.models.media import AudioFile, Stems
+from dubkit.models.speech import SpeakerTurn, SpeechRegion, Transcript, Voice
+
+__all__ = [
+    "PLUGIN_API_VERSION",
+    "Backend",
+    "BackendKind",
+    "Diarizer",
+    "Separator",
+    "Synthesizer",
+    "Transcriber",
+    "TranslationCandidate",
+    "Translator",
+    "VoiceActivityDetector",
+    "protocol_for",
+    "required_method",
+    "supported_languages",
+    "supported_pairs",
+    "synthesizer_voices",
+]
+
+#: The plugin API version this dubkit implements. A backend declares the version it was written for
+#: as the class attribute ``plugin_api``; a mismatch fails at load with BackendValidationError.
+PLUGIN_API_VERSION = 1
+
+
+class BackendKind(str, Enum):
+    """The capabilities a backend can provide."""
+
+    SEPARATOR = "separator"
+    VAD = "vad"
+    DIARIZER = "diarizer"
+    TRANSCRIBER = "transcriber"
+    TRANSLATOR = "translator"
+    SYNTHESIZER = "synthesizer"
+
+    @property
+    def entry_point_group(self) -> str:
+        """The entry-point group plugins register this kind under."""
+        return {
+            BackendKind.SEPARATOR: "dubkit.separators",
+            BackendKind.VAD: "dubkit.vad",
+            BackendKind.DIARIZER: "dubkit.diarizers",
+            BackendKind.TRANSCRIBER: "dubkit.transcribers",
+            BackendKind.TRANSLATOR: "dubkit.translators",
+            BackendKind.SYNTHESIZER: "dubkit.synthesizers",
+        }[self]
+
+
+@attrs.frozen(slots=True)
+class TranslationCandidate:
+    """A translation with the source words the translator could not translate."""
+
+    text: str
+    untranslated: tuple[str, ...] = ()
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """What every backend provides, whatever its capability."""
+
+    plugin_api: ClassVar[int]
+
+    def load(self) -> None:
+        """Load weights and heavy libraries; idempotent."""
+
+    def close(self) -> None:
+        """Free what ``load()`` took; idempotent."""
+
+    def __enter__(self) -> Self: ...
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None: ...
+
+
+@runtime_checkable
+class Separator(Backend, Protocol):
+    """Splits audio into a voice stem and a background stem."""
+
+    def separate(self, audio: AudioFile, out_dir: Path) -> Stems:
+        """Write the stems into ``out_dir`` and describe them."""
+        ...
+
+
+@runtime_checkable
+class VoiceActivityDetector(Backend, Protocol):
+    """Finds the stretches of audio that hold speech."""
+
+    def detect(self, audio: AudioFile) -> Sequence[SpeechRegion]:
+        """Speech regions of a 16 kHz mono file, in time order."""
+        ...
+
+
+@runtime_checkable
+class Diarizer(Backend, Protocol):
+    """Says who speaks when."""
+
+    def diarize(self, audio: AudioFile, regions: Sequence[SpeechRegion]) -> Sequence[SpeakerTurn]:
+        """Speaker turns within ``regions`` of a 16 kHz mono file, in time order."""
+        ...
+
+
+@runtime_checkable
+class Transcriber(Backend, Protocol):
+    """Turns speech into timed text."""
+
+    def transcribe(
+        self, audio: AudioFile, regions: Sequence[SpeechRegion], language: str | None
+    ) -> Transcript:
+        """Transcribe only ``regions`` of a 16 kHz mono file.
+
+        Args:
+            audio: The analysis track.
+            regions: Where speech is; times in the result are relative to the whole file.
+            language: ISO 639-1 code, or ``None`` to detect it.
+        """
+        ...
+
+
+@runtime_checkable
+class Translator(Backend, Protocol):
+    """Translates lines of text."""
+
+    def translate(
+        self, texts: Sequence[str], source: str, target: str, n_best: int
+    ) -> Sequence[Sequence[str | TranslationCandidate]]:
+        """For each text, up to ``n_best`` candidate translations, best first (at least one).
+
+        A candidate is a plain string, or a :class:`TranslationCandidate` when the translator can say
+        which words it left untranslated.
+        """
+        ...
+
+
+@runtime_checkable
+class Synthesizer(Backend, Protocol):
+    """Speaks text with a voice."""
+
+    def synthesize(self, text: str, voice: Voice, out_path: Path) -> AudioFile:
+        """Write ``text`` spoken by ``voice`` to the WAV file ``out_path``."""
+        ...
+
+
+_PROTOCOLS: dict[BackendKind, tuple[type[Any], str]] = {
+    BackendKind.SEPARATOR: (Separator, "separate"),
+    BackendKind.VAD: (VoiceActivityDetector, "detect"),
+    BackendKind.DIARIZER: (Diarizer, "diarize"),
+    BackendKind.TRANSCRIBER: (Transcriber, "transcribe"),
+    BackendKind.TRANSLATOR: (Translator, "translate"),
+    BackendKind.SYNTHESIZER: (Synthesizer, "synthesize"),
+}
+
+
+def protocol_for(kind: BackendKind) -> type[Any]:
+    """The protocol class a backend of ``kind`` must satisfy."""
+    return _PROTOCOLS[kind][0]
+
+
+def required_method(kind: BackendKind) -> str:
+    """The name of the one capability method a backend of ``kind`` must have."""
+    return _PROTOCOLS[kind][1]
+
+
+def supported_languages(backend: object) -> Collection[str] | None:
+    """The ISO 639-1 codes a transcriber or synthesizer supports; ``None`` means it does not say."""
+    hook = getattr(backend, "languages", None)
+    return None if hook is None else hook()
+
+
+def supported_pairs(backend: object) -> Collection[tuple[str, str]] | None:
+    """The (source, target) pairs a translator supports; ``None`` means it does not say."""
+    hook = getattr(backend, "language_pairs", None)
+    return None if hook is None else hook()
+
+
+def synthesizer_voices(backend: object, language: str) -> Sequence[Voice]:
+    """Distinct voices a synthesizer offers for ``language``, best first; empty when it does not say."""
+    hook = getattr(backend, "voices", None)
+    return () if hook is None else hook(language)

@@ -1,0 +1,189 @@
+"""The ``silero`` VAD: the Silero VAD model that ships inside the ``silero-vad`` package.
+
+The WAV file is read block by block with numpy (silero's ``read_audio`` needs torchaudio or
+torchcodec, which dubkit does not); the model's state carries from one 32 ms window to the next
+across blocks, so the speech probabilities are exactly those of a whole-file pass, and memory stays
+bounded on long files (one float per window is kept: about 0.5 MB per hour). The probabilities
+become regions through silero's own ``get_speech_timestamps_from_probs``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import wave
+from collections.abc import Sequence
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from dubkit.backends.base import BaseVAD
+from dubkit.backends.wav import wav_blocks
+from dubkit.errors import BackendRuntimeError, BackendUnavailableError, ConfigError, DubkitError
+from dubkit.models.media import AudioFile
+from dubkit.models.speech import SpeechRegion
+
+__all__ = ["SileroVAD"]
+
+log = logging.getLogger(__name__)
+
+_NAME = "silero"
+_KIND = "vad"
+_INSTALL = "pip install 'dubkit[vad]'"
+_WINDOW = {16000: 512, 8000: 256}
+
+
+def _probability(instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
+    if value is not None and not 0.0 < value < 1.0:
+        raise ConfigError(f"{attribute.name} must be between 0 and 1, got {value!r}", field=attribute.name)
+
+
+def _not_negative(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value < 0:
+        raise ConfigError(f"{attribute.name} must be >= 0, got {value!r}", field=attribute.name)
+
+
+def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if value <= 0:
+        raise ConfigError(f"{attribute.name} must be > 0, got {value!r}", field=attribute.name)
+
+
+class SileroVAD(BaseVAD["SileroVAD.Options"]):
+    """Speech regions from Silero VAD's per-window speech probabilities."""
+
+    @attrs.frozen
+    class Options:
+        """Options.
+
+        Attributes:
+            threshold: Speech probability over which a window is speech.
+            neg_threshold: Probability under which speech ends (default ``threshold - 0.15``).
+            min_speech_ms: Shorter speech is dropped.
+            min_silence_ms: Shorter pauses do not end a region.
+            speech_pad_ms: Padding added on both sides of each region.
+            max_speech_s: Longer regions are split at a pause (or hard); ``inf`` keeps them whole.
+            onnx: Run the ONNX model with onnxruntime (about 2.5x faster than TorchScript on CPU);
+                ``None`` picks ONNX when onnxruntime is installed.
+            block_seconds: Seconds of audio read at a time.
+        """
+
+        threshold: float = attrs.field(default=0.5, validator=_probability)
+        neg_threshold: float | None = attrs.field(default=None, validator=_probability)
+        min_speech_ms: int = attrs.field(default=250, validator=_not_negative)
+        min_silence_ms: int = attrs.field(default=100, validator=_not_negative)
+        speech_pad_ms: int = attrs.field(default=30, validator=_not_negative)
+        max_speech_s: float = attrs.field(default=math.inf, validator=_positive)
+        onnx: bool | None = None
+        block_seconds: float = attrs.field(default=600.0, validator=_positive)
+
+    _model: Any = None
+    _torch: Any = None
+    _from_probs: Any = None
+
+    def _load(self) -> None:
+        try:
+            import torch
+        except ImportError as exc:
+            raise BackendUnavailableError(_KIND, _NAME, f"cannot import torch: {exc}", install=_INSTALL) from exc
+        threads = torch.get_num_threads()
+        try:
+            import silero_vad
+            from silero_vad.utils_vad import get_speech_timestamps_from_probs
+        except ImportError as exc:
+            raise BackendUnavailableError(_KIND, _NAME, f"cannot import silero_vad: {exc}", install=_INSTALL) from exc
+        finally:
+            torch.set_num_threads(threads)  # importing silero_vad sets it to 1 for the whole process
+        onnx = self.options.onnx
+        if onnx is None:
+            try:
+                import onnxruntime  # noqa: F401
+            except ImportError:
+                onnx = False
+            else:
+                onnx = True
+        try:
+            self._model = silero_vad.load_silero_vad(onnx=onnx)
+        except Exception as exc:
+            raise BackendUnavailableError(
+                _KIND, _NAME, f"cannot load the Silero VAD model: {exc}", install=_INSTALL
+            ) from exc
+        self._torch = torch
+        self._from_probs = get_speech_timestamps_from_probs
+        log.debug("loaded Silero VAD (%s)", "onnx" if onnx else "jit")
+
+    def _close(self) -> None:
+        self._model = self._torch = self._from_probs = None
+
+    def detect(self, audio: AudioFile) -> Sequence[SpeechRegion]:
+        """Speech regions of a 16 kHz (or 8 kHz) mono 16-bit PCM WAV file, in time order.
+
+        Raises:
+            BackendRuntimeError: the file cannot be read, has another sample rate, or the model failed.
+        """
+        self.load()
+        opts = self.options
+        try:
+            probabilities, rate, total = self._probabilities(audio)
+            if not probabilities:
+                return []
+            stamps = self._from_probs(
+                probabilities,
+                sampling_rate=rate,
+                threshold=opts.threshold,
+                neg_threshold=opts.neg_threshold,
+                min_speech_duration_ms=opts.min_speech_ms,
+                max_speech_duration_s=opts.max_speech_s,
+                min_silence_duration_ms=opts.min_silence_ms,
+                speech_pad_ms=opts.speech_pad_ms,
+                return_seconds=False,
+                audio_length_samples=total,
+            )
+        except DubkitError:
+            raise
+        except Exception as exc:
+            raise BackendRuntimeError(f"Silero VAD failed on {audio.path.name}: {exc}", kind=_KIND, name=_NAME) from exc
+        duration = total / rate
+        return [
+            SpeechRegion(max(0.0, stamp["start"] / rate), min(duration, stamp["end"] / rate))
+            for stamp in stamps
+            if stamp["end"] > stamp["start"]
+        ]
+
+    def _probabilities(self, audio: AudioFile) -> tuple[list[float], int, int]:
+        """One speech probability per window, the sample rate and the number of samples read."""
+        torch, model = self._torch, self._model
+        probabilities: list[float] = []
+        rate, total = 16000, 0
+        carry: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
+        model.reset_states()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # the model runs one 32 ms window at a time: more threads only add overhead
+        try:
+            blocks = wav_blocks(audio.path, self.options.block_seconds)
+            with torch.inference_mode():
+                for rate, block in blocks:
+                    window = _WINDOW.get(rate)
+                    if window is None:
+                        raise BackendRuntimeError(
+                            f"{audio.path.name} is {rate} Hz; Silero VAD needs 16000 or 8000 Hz audio",
+                            kind=_KIND,
+                            name=_NAME,
+                        )
+                    total += len(block)
+                    data = np.concatenate([carry, block]) if carry.size else block
+                    usable = len(data) - len(data) % window
+                    for start in range(0, usable, window):
+                        chunk = torch.from_numpy(np.ascontiguousarray(data[start : start + window]))
+                        probabilities.append(float(model(chunk, rate).item()))
+                    carry = data[usable:]
+                if carry.size:
+                    padded = np.zeros(_WINDOW[rate], dtype=np.float32)
+                    padded[: carry.size] = carry
+                    probabilities.append(float(model(torch.from_numpy(padded), rate).item()))
+        except (OSError, EOFError, wave.Error) as exc:
+            raise BackendRuntimeError(f"cannot read {audio.path.name}: {exc}", kind=_KIND, name=_NAME) from exc
+        finally:
+            torch.set_num_threads(threads)
+        return probabilities, rate, total

@@ -1,0 +1,145 @@
+"""``dubkit dub`` and ``dubkit redub``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any, Optional
+
+import typer
+from rich.table import Table
+
+from dubkit.api import default_run_dir
+from dubkit.backends.protocols import BackendKind
+from dubkit.cli import app, console, fail
+from dubkit.errors import ConfigError, DubkitError
+from dubkit.models.project import DubProject
+from dubkit.pipeline.build import PipelineConfig, build_pipeline
+from dubkit.pipeline.progress import RichProgress
+from dubkit.pipeline.result import DubResult
+
+__all__ = ["dub", "parse_options", "redub"]
+
+
+def parse_options(items: list[str]) -> dict[BackendKind, dict[str, Any]]:
+    """Parse ``KIND.KEY=VALUE`` items (values as JSON when they parse, else strings).
+
+    Raises:
+        ConfigError: an item of the wrong shape or an unknown kind.
+    """
+    import json
+
+    out: dict[BackendKind, dict[str, Any]] = {}
+    for item in items:
+        key, sep, raw = item.partition("=")
+        kind_name, dot, option = key.partition(".")
+        if not sep or not dot or not option:
+            raise ConfigError(f"--option {item!r} must look like KIND.KEY=VALUE", field="option")
+        try:
+            kind = BackendKind(kind_name)
+        except ValueError:
+            raise ConfigError(
+                f"unknown backend kind {kind_name!r}",
+                field="option",
+                hint=f"kinds: {', '.join(k.value for k in BackendKind)}",
+            ) from None
+        try:
+            value: Any = json.loads(raw)
+        except json.JSONDecodeError:
+            value = raw
+        out.setdefault(kind, {})[option] = value
+    return out
+
+
+def _summary(result: DubResult, files: dict[str, Path]) -> None:
+    q = result.project.quality
+    table = Table(title=f"{result.request.source.path.name} -> {result.request.target_language}")
+    table.add_column("stage")
+    table.add_column("seconds", justify="right")
+    table.add_column("cached")
+    for report in result.reports:
+        table.add_row(report.name, f"{report.seconds:.2f}", "yes" if report.cached else "")
+    console.print(table)
+    console.print(
+        f"segments: {len(result.project.segments)}, flagged: {len(q.flagged_segments)}, "
+        f"failed: {len(q.failed_segments)}, loudness: {q.loudness_lufs} LUFS"
+    )
+    for note in q.notes:
+        console.print(f"[yellow]note:[/] {note}")
+    for label, path in files.items():
+        console.print(f"{label}: {path}")
+
+
+@app.command()
+def dub(
+    source: Annotated[Path, typer.Argument(help="The video or audio file to dub.")],
+    to: Annotated[list[str], typer.Option("--to", help="Target language (repeat for several).")],
+    from_: Annotated[str, typer.Option("--from", help="Source language, or 'auto'.")] = "auto",
+    out_dir: Annotated[Optional[Path], typer.Option("-o", "--out-dir", help="Output folder.")] = None,  # noqa: UP045
+    transcriber: Annotated[Optional[str], typer.Option(help="Transcriber backend.")] = None,  # noqa: UP045
+    translator: Annotated[Optional[str], typer.Option(help="Translator backend.")] = None,  # noqa: UP045
+    synthesizer: Annotated[Optional[str], typer.Option(help="Synthesizer backend.")] = None,  # noqa: UP045
+    diarizer: Annotated[Optional[str], typer.Option(help="Diarizer backend.")] = None,  # noqa: UP045
+    separator: Annotated[Optional[str], typer.Option(help="Separator backend.")] = None,  # noqa: UP045
+    vad: Annotated[Optional[str], typer.Option(help="Voice-activity backend.")] = None,  # noqa: UP045
+    option: Annotated[list[str], typer.Option("--option", help="Backend option KIND.KEY=VALUE.")] = [],  # noqa: B006
+    strict: Annotated[bool, typer.Option(help="Fail on the first failed segment.")] = False,
+) -> None:
+    """Dub SOURCE into each --to language: writes <stem>.<lang>.mp4, .srt, .vtt and .dub.json."""
+    chosen = {
+        "transcriber": transcriber,
+        "translator": translator,
+        "synthesizer": synthesizer,
+        "diarizer": diarizer,
+        "separator": separator,
+        "vad": vad,
+    }
+    folder = out_dir or source.parent
+    try:
+        config = PipelineConfig.model_validate(
+            {**{k: v for k, v in chosen.items() if v}, "backend_options": parse_options(option)}
+        )
+        with build_pipeline(config) as pipeline:
+            source_language = None if from_ == "auto" else from_
+            requests = [
+                pipeline.make_request(source, to=t, source_language=source_language, strict=strict)
+                for t in to
+            ]
+            run_dir = default_run_dir(source, folder, requests[0].source.sha256)
+            for request in requests:
+                with RichProgress() as progress:
+                    result = pipeline.execute(request, run_dir=run_dir, progress=progress)
+                exported = result.export(folder)
+                _summary(
+                    result,
+                    {
+                        "video" if exported.media.suffix == ".mp4" else "audio": exported.media,
+                        "subtitles": exported.srt,
+                        "webvtt": exported.vtt,
+                        "project": exported.project,
+                    },
+                )
+    except DubkitError as exc:
+        raise fail(exc) from None
+
+
+@app.command()
+def redub(
+    project_file: Annotated[Path, typer.Argument(help="An edited <stem>.<lang>.dub.json.")],
+) -> None:
+    """Re-dub after editing a dub project: only edited lines (and the mix) are redone."""
+    try:
+        project = DubProject.load(project_file)
+        chosen = {k: v for k, v in project.backends.items() if k in {kind.value for kind in BackendKind}}
+        config = PipelineConfig.model_validate(
+            {
+                **{k: v.name for k, v in chosen.items()},
+                "backend_options": {BackendKind(k): dict(v.options) for k, v in chosen.items()},
+            }
+        )
+        with build_pipeline(config) as pipeline, RichProgress() as progress:
+            result = pipeline.redub(project, progress=progress)
+        stem = project_file.name.removesuffix(f".{project.target_language}.dub.json")
+        exported = result.export(project_file.parent, stem=stem)
+        _summary(result, {"media": exported.media, "project": exported.project})
+    except DubkitError as exc:
+        raise fail(exc) from None

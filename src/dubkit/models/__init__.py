@@ -1,0 +1,68 @@
+"""Pure data: attrs values inside the process, pydantic models where data is serialised."""
+
+from dubkit.models.job import JobRecord, JobStatus
+from dubkit.models.languages import LANGUAGES, Language, get_language, language_codes
+from dubkit.models.media import (
+    AudioFile,
+    DubbedAudio,
+    ExtractedAudio,
+    MediaInfo,
+    MuxedMedia,
+    Stems,
+    StreamInfo,
+    SubtitleCue,
+)
+from dubkit.models.project import DubProject, ProjectSegment, ProjectSpeaker, ProjectVoice
+from dubkit.models.speech import (
+    Clip,
+    ClipTiming,
+    Diarization,
+    SegmentIssue,
+    SpeakerTurn,
+    SpeechRegion,
+    Synthesis,
+    TimingPlan,
+    Transcript,
+    TranscriptSegment,
+    TranslatedSegment,
+    Translation,
+    Voice,
+    VoiceActivity,
+    Word,
+)
+
+__all__ = [
+    "LANGUAGES",
+    "AudioFile",
+    "Clip",
+    "DubbedAudio",
+    "MuxedMedia",
+    "SubtitleCue",
+    "ClipTiming",
+    "Diarization",
+    "DubProject",
+    "ExtractedAudio",
+    "JobRecord",
+    "JobStatus",
+    "Language",
+    "MediaInfo",
+    "ProjectSegment",
+    "ProjectSpeaker",
+    "ProjectVoice",
+    "SegmentIssue",
+    "SpeakerTurn",
+    "SpeechRegion",
+    "Stems",
+    "StreamInfo",
+    "Synthesis",
+    "TimingPlan",
+    "Transcript",
+    "TranscriptSegment",
+    "TranslatedSegment",
+    "Translation",
+    "Voice",
+    "VoiceActivity",
+    "Word",
+    "get_language",
+    "language_codes",
+]

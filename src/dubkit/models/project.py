@@ -1,0 +1,184 @@
+"""The dub project: the editable, versioned JSON record of one dub (pydantic, since it is serialised).
+
+A dub project holds every segment with its times, speaker, source text, translation, voice, fitted
+timing and quality fields. It is the source of truth for a re-dub: edit a ``translation`` (or a
+speaker's ``voice``) and re-run, and only what changed is redone.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dubkit.errors import ConfigError
+
+__all__ = [
+    "PROJECT_SCHEMA_VERSION",
+    "BackendChoice",
+    "DubProject",
+    "JobQuality",
+    "ProjectOutputs",
+    "ProjectSegment",
+    "ProjectSpeaker",
+    "ProjectVoice",
+    "SegmentQuality",
+    "SegmentTiming",
+    "SourceMedia",
+]
+
+PROJECT_SCHEMA_VERSION: Literal[1] = 1
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class SourceMedia(_Model):
+    """The input the project was made from."""
+
+    path: str
+    sha256: str
+    duration: float = Field(ge=0)
+    has_video: bool
+
+
+class BackendChoice(_Model):
+    """One backend the run used."""
+
+    name: str
+    version: str = ""
+    options: dict[str, object] = Field(default_factory=dict)
+
+
+class ProjectVoice(_Model):
+    """A synthesizer voice (``id`` is the backend's voice id)."""
+
+    id: str
+    language: str
+    rate: float = Field(default=1.0, gt=0)
+    label: str = ""
+
+
+class ProjectSpeaker(_Model):
+    """A diarized speaker and the voice that dubs them; edit ``voice`` to re-voice their lines."""
+
+    id: str
+    voice: ProjectVoice | None = None
+
+
+class SegmentTiming(_Model):
+    """Where the dubbed line plays."""
+
+    start: float
+    end: float
+    stretch: float = 1.0
+    gain_db: float = 0.0
+
+
+class SegmentQuality(_Model):
+    """Per-line quality measures; ``flags`` lists the bounds the line is outside of."""
+
+    stretch: float | None = None
+    start_offset: float | None = None
+    overlap: float = 0.0
+    untranslated_words: list[str] = Field(default_factory=list)
+    back_wer: float | None = None
+    flags: list[str] = Field(default_factory=list)
+
+
+class ProjectSegment(_Model):
+    """One line of the dub; ``translation`` is editable."""
+
+    id: str
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    speaker: str
+    source_text: str
+    translation: str = ""
+    machine_translation: str = ""
+    candidates: list[str] = Field(default_factory=list)
+    voice: str | None = None
+    timing: SegmentTiming | None = None
+    quality: SegmentQuality = Field(default_factory=SegmentQuality)
+    status: Literal["ok", "failed", "skipped"] = "ok"
+    error: str | None = None
+
+    @property
+    def edited(self) -> bool:
+        """Whether the translation differs from what the machine produced."""
+        return self.translation != self.machine_translation
+
+
+class JobQuality(_Model):
+    """Whole-dub measures."""
+
+    loudness_lufs: float | None = None
+    stage_seconds: dict[str, float] = Field(default_factory=dict)
+    real_time_factor: dict[str, float] = Field(default_factory=dict)
+    flagged_segments: list[str] = Field(default_factory=list)
+    failed_segments: list[str] = Field(default_factory=list)
+    notes: list[str] = Field(default_factory=list)
+
+
+class ProjectOutputs(_Model):
+    """Files the run wrote, relative to the project file's folder where possible."""
+
+    media: str | None = None
+    srt: str | None = None
+    vtt: str | None = None
+    run_dir: str | None = None
+
+
+class DubProject(_Model):
+    """A dub of one input into one target language."""
+
+    schema_version: Literal[1] = PROJECT_SCHEMA_VERSION
+    dubkit_version: str
+    source: SourceMedia
+    source_language: str
+    target_language: str
+    backends: dict[str, BackendChoice] = Field(default_factory=dict)
+    speakers: list[ProjectSpeaker] = Field(default_factory=list)
+    segments: list[ProjectSegment] = Field(default_factory=list)
+    quality: JobQuality = Field(default_factory=JobQuality)
+    outputs: ProjectOutputs = Field(default_factory=ProjectOutputs)
+
+    def translation_edits(self) -> dict[str, str]:
+        """Segment id -> edited translation, for every segment whose text a person changed."""
+        return {s.id: s.translation for s in self.segments if s.edited}
+
+    def voice_edits(self) -> dict[str, ProjectVoice]:
+        """Speaker id -> voice, for every speaker with a voice set."""
+        return {s.id: s.voice for s in self.speakers if s.voice is not None}
+
+    def dumps(self) -> str:
+        """The project as indented JSON."""
+        return self.model_dump_json(indent=2)
+
+    def save(self, path: str | Path) -> Path:
+        """Write the project as JSON (atomically: temp file, fsync, rename)."""
+        from dubkit.atomicfile import atomic_write_text
+
+        target = Path(path)
+        atomic_write_text(target, self.dumps())
+        return target
+
+    @classmethod
+    def load(cls, path: str | Path) -> DubProject:
+        """Read a project file.
+
+        Raises:
+            ConfigError: the file is not valid JSON or not a dub project of a known schema version.
+        """
+        raw = Path(path).read_text(encoding="utf-8")
+        try:
+            data = json.loads(raw)
+        except json.JSONDecodeError as exc:
+            raise ConfigError(f"{path} is not valid JSON: {exc}", field="project") from exc
+        try:
+            return cls.model_validate(data)
+        except ValueError as exc:
+            raise ConfigError(f"{path} is not a valid dub project: {exc}", field="project") from exc

@@ -1,0 +1,307 @@
+"""Speech values that flow between stages: regions, turns, words, segments, translations, clips, timing."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+
+import attrs
+
+__all__ = [
+    "Clip",
+    "ClipTiming",
+    "Diarization",
+    "SegmentIssue",
+    "SegmentStatus",
+    "SpeakerTurn",
+    "SpeechRegion",
+    "Synthesis",
+    "TimingPlan",
+    "Transcript",
+    "TranscriptSegment",
+    "TranslatedSegment",
+    "Translation",
+    "Voice",
+    "VoiceActivity",
+    "Word",
+]
+
+
+def _non_negative(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    if value < 0:
+        raise ValueError(f"{attribute.name} must be >= 0, got {value}")
+
+
+def _ordered(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    start = getattr(instance, "start", 0.0)
+    if value < start:
+        raise ValueError(f"end {value} is before start {start}")
+
+
+@attrs.frozen(slots=True)
+class SpeechRegion:
+    """A stretch of audio that holds speech, in seconds from the start of the media."""
+
+    start: float = attrs.field(validator=_non_negative)
+    end: float = attrs.field(validator=_ordered)
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.end - self.start
+
+
+@attrs.frozen(slots=True)
+class SpeakerTurn:
+    """A stretch of audio attributed to one speaker (``SPEAKER_00``, ``SPEAKER_01``, ...)."""
+
+    start: float = attrs.field(validator=_non_negative)
+    end: float = attrs.field(validator=_ordered)
+    speaker: str
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.end - self.start
+
+
+@attrs.frozen(slots=True)
+class Word:
+    """One recognised word with its timing and confidence (0-1)."""
+
+    start: float
+    end: float
+    text: str
+    probability: float = 1.0
+
+
+@attrs.frozen(slots=True)
+class TranscriptSegment:
+    """One line of speech: a sentence or phrase, by one speaker.
+
+    Attributes:
+        id: Stable identifier (``seg-0001``); edits in a dub project refer to it.
+        start: Seconds.
+        end: Seconds.
+        text: What was said.
+        speaker: Speaker label, from diarization.
+        words: Word timings, when the transcriber gives them.
+        confidence: Mean word probability (0-1), when known.
+    """
+
+    id: str
+    start: float = attrs.field(validator=_non_negative)
+    end: float = attrs.field(validator=_ordered)
+    text: str
+    speaker: str = "SPEAKER_00"
+    words: tuple[Word, ...] = ()
+    confidence: float | None = None
+
+    @property
+    def duration(self) -> float:
+        """Length in seconds."""
+        return self.end - self.start
+
+
+@attrs.frozen(slots=True)
+class Transcript:
+    """The transcribe stage's output.
+
+    Attributes:
+        language: The source language (ISO 639-1), detected or given.
+        segments: Lines in time order.
+        language_probability: The detector's confidence, when it ran.
+    """
+
+    language: str
+    segments: tuple[TranscriptSegment, ...] = ()
+    language_probability: float | None = None
+
+    @property
+    def text(self) -> str:
+        """The whole transcript as plain text."""
+        return " ".join(s.text.strip() for s in self.segments if s.text.strip())
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        """Distinct speaker labels, in order of first appearance."""
+        return tuple(dict.fromkeys(s.speaker for s in self.segments))
+
+
+class SegmentStatus(str, Enum):
+    """How a segment fared in a stage."""
+
+    OK = "ok"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@attrs.frozen(slots=True)
+class SegmentIssue:
+    """A segment that a stage could not process, and why (the rest of the dub goes on)."""
+
+    segment_id: str
+    stage: str
+    message: str
+
+
+@attrs.frozen(slots=True)
+class TranslatedSegment:
+    """A transcript segment in the target language.
+
+    Attributes:
+        segment_id: The source segment's id.
+        text: The chosen translation.
+        candidates: Alternatives, best first (n-best), the chosen one included.
+        machine_text: What the translator produced, before any human edit.
+        untranslated: Words the translator left in the source language.
+        edited: Whether ``text`` comes from a human edit of the dub project.
+    """
+
+    segment_id: str
+    text: str
+    candidates: tuple[str, ...] = ()
+    machine_text: str = ""
+    untranslated: tuple[str, ...] = ()
+    edited: bool = False
+
+
+@attrs.frozen(slots=True)
+class Translation:
+    """The translate stage's output for one target language."""
+
+    source_language: str
+    target_language: str
+    segments: tuple[TranslatedSegment, ...] = ()
+    issues: tuple[SegmentIssue, ...] = ()
+
+    def by_id(self) -> dict[str, TranslatedSegment]:
+        """Translated segments keyed by segment id."""
+        return {s.segment_id: s for s in self.segments}
+
+
+@attrs.frozen(slots=True)
+class Voice:
+    """A synthesizer voice.
+
+    Attributes:
+        id: The backend's voice id (``es+m3`` for espeak-ng, a model path for MMS, ...).
+        language: ISO 639-1 code.
+        rate: Speaking rate relative to the voice's default (1.0 = default).
+        label: A human-readable name.
+    """
+
+    id: str
+    language: str
+    rate: float = 1.0
+    label: str = ""
+
+
+@attrs.frozen(slots=True)
+class Clip:
+    """One synthesised line.
+
+    Attributes:
+        segment_id: The segment it voices.
+        path: WAV file.
+        duration: Seconds.
+        sample_rate: Hz.
+        voice: The voice used.
+        text: The text spoken.
+    """
+
+    segment_id: str
+    path: Path
+    duration: float
+    sample_rate: int
+    voice: Voice
+    text: str
+
+
+@attrs.frozen(slots=True)
+class Synthesis:
+    """The synthesize stage's output: one clip per translated segment that could be voiced."""
+
+    clips: tuple[Clip, ...] = ()
+    voices: tuple[tuple[str, Voice], ...] = ()
+    issues: tuple[SegmentIssue, ...] = ()
+
+    def voice_map(self) -> dict[str, Voice]:
+        """Speaker label -> voice."""
+        return dict(self.voices)
+
+
+@attrs.frozen(slots=True)
+class ClipTiming:
+    """Where and how one clip plays in the dubbed track.
+
+    Attributes:
+        segment_id: The segment.
+        start: Seconds at which the clip starts playing.
+        end: Seconds at which it stops (after stretching).
+        stretch: Playback tempo factor (1.2 = 20% faster); 1.0 = unchanged.
+        gain_db: Gain applied to the clip.
+        slot_start: The source segment's start.
+        slot_end: The source segment's end.
+    """
+
+    segment_id: str
+    start: float
+    end: float
+    stretch: float = 1.0
+    gain_db: float = 0.0
+    slot_start: float = 0.0
+    slot_end: float = 0.0
+
+    @property
+    def start_offset(self) -> float:
+        """Seconds between the clip's start and its source segment's start."""
+        return self.start - self.slot_start
+
+
+@attrs.frozen(slots=True)
+class TimingPlan:
+    """The fit stage's output: every clip's placement, in time order."""
+
+    timings: tuple[ClipTiming, ...] = ()
+
+    def by_id(self) -> dict[str, ClipTiming]:
+        """Timings keyed by segment id."""
+        return {t.segment_id: t for t in self.timings}
+
+
+@attrs.frozen(slots=True)
+class VoiceActivity:
+    """The vad stage's output: speech regions in time order."""
+
+    regions: tuple[SpeechRegion, ...] = ()
+
+    @property
+    def speech_seconds(self) -> float:
+        """Total seconds of speech."""
+        return sum(r.duration for r in self.regions)
+
+
+@attrs.frozen(slots=True)
+class Diarization:
+    """The diarize stage's output: speaker turns in time order."""
+
+    turns: tuple[SpeakerTurn, ...] = ()
+
+    @property
+    def speakers(self) -> tuple[str, ...]:
+        """Distinct speaker labels, in order of first appearance."""
+        return tuple(dict.fromkeys(t.speaker for t in self.turns))
+
+    def speaker_at(self, start: float, end: float, default: str = "SPEAKER_00") -> str:
+        """The speaker with the most overlap with [start, end]; ``default`` when none overlaps."""
+        best, best_overlap = default, 0.0
+        totals: dict[str, float] = {}
+        for turn in self.turns:
+            overlap = min(end, turn.end) - max(start, turn.start)
+            if overlap > 0:
+                totals[turn.speaker] = totals.get(turn.speaker, 0.0) + overlap
+        for speaker, overlap in totals.items():
+            if overlap > best_overlap:
+                best, best_overlap = speaker, overlap
+        return best

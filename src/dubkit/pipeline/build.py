@@ -1,0 +1,111 @@
+"""Builds the standard 11-stage pipeline from a :class:`PipelineConfig` and a backend registry."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from dubkit.backends.binding import BackendBinding
+from dubkit.backends.catalog import DEFAULT_BACKENDS
+from dubkit.backends.protocols import BackendKind
+from dubkit.backends.registry import Registry
+from dubkit.media import MediaLimits
+from dubkit.pipeline.pipeline import Pipeline
+from dubkit.pipeline.stage import Stage
+from dubkit.stages import (
+    DiarizeStage,
+    ExtractStage,
+    FitOptions,
+    FitStage,
+    MixStage,
+    MuxStage,
+    ProbeStage,
+    SeparateStage,
+    SynthesizeStage,
+    TranscribeStage,
+    TranslateStage,
+    VadStage,
+)
+
+__all__ = ["PipelineConfig", "bind_backend", "build_pipeline"]
+
+
+class PipelineConfig(BaseModel):
+    """Which backend runs each capability, with its options, plus run-wide settings.
+
+    Backends are named by their registered name only (see ``dubkit backends``).
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    separator: str = DEFAULT_BACKENDS[BackendKind.SEPARATOR]
+    vad: str = DEFAULT_BACKENDS[BackendKind.VAD]
+    diarizer: str = DEFAULT_BACKENDS[BackendKind.DIARIZER]
+    transcriber: str = DEFAULT_BACKENDS[BackendKind.TRANSCRIBER]
+    translator: str = DEFAULT_BACKENDS[BackendKind.TRANSLATOR]
+    synthesizer: str = DEFAULT_BACKENDS[BackendKind.SYNTHESIZER]
+    backend_options: dict[BackendKind, dict[str, Any]] = Field(default_factory=dict)
+    n_best: int = Field(default=1, ge=1, le=16)
+    retries: int = Field(default=1, ge=0, le=10)
+    max_stretch: float = Field(default=1.35, ge=1.0, le=3.0)
+    target_lufs: float = Field(default=-16.0, ge=-70.0, le=0.0)
+    max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    max_duration_seconds: float = Field(default=3 * 3600.0, gt=0)
+
+    def backend_name(self, kind: BackendKind) -> str:
+        """The backend chosen for ``kind``."""
+        return str(getattr(self, kind.value))
+
+
+def bind_backend(
+    registry: Registry, kind: BackendKind, name: str, options: dict[str, Any] | None
+) -> BackendBinding[Any]:
+    """Create (not load) a backend and bind it to its name and version.
+
+    Raises:
+        UnknownBackendError: no such backend.
+        BackendUnavailableError: its extra is not installed.
+        BackendValidationError: it breaks its protocol.
+        ConfigError: invalid options.
+    """
+    spec = registry.spec(kind, name)
+    instance = registry.create(kind, name, options or None)
+    return BackendBinding(kind.value, name, instance, version=spec.version)
+
+
+def build_pipeline(config: PipelineConfig | None = None, *, registry: Registry | None = None) -> Pipeline:
+    """The standard 11-stage pipeline, with every backend resolved before any media is touched.
+
+    The stages: probe, extract, separate, vad, diarize, transcribe, translate, synthesize, fit, mix, mux.
+
+    Every backend is resolved, imported and validated here, before any media is touched; weights are
+    loaded only when a stage first needs them.
+
+    Raises:
+        UnknownBackendError: a backend name is not registered (the error lists the known ones).
+        BackendUnavailableError: a backend's extra is missing (the error names the pip command).
+        BackendValidationError: a plugin breaks its protocol.
+        ConfigError: invalid options.
+    """
+    config = config or PipelineConfig()
+    registry = registry or Registry()
+
+    def bind(kind: BackendKind) -> BackendBinding[Any]:
+        return bind_backend(registry, kind, config.backend_name(kind), config.backend_options.get(kind))
+
+    limits = MediaLimits(max_size=config.max_file_bytes, max_duration=config.max_duration_seconds)
+    stages: list[Stage[Any]] = [
+        ProbeStage(limits),
+        ExtractStage(),
+        SeparateStage(bind(BackendKind.SEPARATOR)),
+        VadStage(bind(BackendKind.VAD)),
+        DiarizeStage(bind(BackendKind.DIARIZER)),
+        TranscribeStage(bind(BackendKind.TRANSCRIBER)),
+        TranslateStage(bind(BackendKind.TRANSLATOR), n_best=config.n_best),
+        SynthesizeStage(bind(BackendKind.SYNTHESIZER)),
+        FitStage(FitOptions(max_stretch=config.max_stretch)),
+        MixStage(target_lufs=config.target_lufs),
+        MuxStage(),
+    ]
+    return Pipeline(stages, retries=config.retries)

@@ -1,0 +1,100 @@
+"""What a stage sees while it runs: its folder, the request, progress, cancellation and unit caches."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+
+from dubkit.errors import BackendRuntimeError, StageError
+from dubkit.models.speech import SegmentIssue
+from dubkit.pipeline.cache import UnitCache
+from dubkit.pipeline.progress import CancelToken
+from dubkit.pipeline.stage import RunRequest
+
+__all__ = ["StageContext"]
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+logger = logging.getLogger(__name__)
+
+
+@attrs.define
+class StageContext:
+    """Passed to :meth:`Stage.run`.
+
+    Attributes:
+        stage: The running stage's name.
+        request: What the run was asked to do.
+        work_dir: The stage's own folder; write output files here.
+        run_dir: The run directory.
+        retries: How many times a failing unit is retried before it is marked failed.
+    """
+
+    stage: str
+    request: RunRequest
+    work_dir: Path
+    run_dir: Path
+    _report: Callable[[float, str], None]
+    _cancel: CancelToken
+    _units: Callable[[str], UnitCache]
+    retries: int = 1
+    issues: list[SegmentIssue] = attrs.field(factory=list)
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        """Report how far the stage is (0.0-1.0)."""
+        self._report(min(1.0, max(0.0, fraction)), message)
+
+    def check_cancelled(self) -> None:
+        """Raise :class:`~dubkit.errors.CancelledError` if the run was cancelled; call between units.
+
+        Raises:
+            CancelledError: the run's cancel token was cancelled.
+        """
+        self._cancel.raise_if_cancelled(self.stage)
+
+    def units(self, namespace: str | None = None) -> UnitCache:
+        """The per-unit cache of this stage (or of another namespace)."""
+        return self._units(namespace or self.stage)
+
+    def each(self, items: Iterable[T], *, total: int | None = None, label: str = "item") -> Iterator[T]:
+        """Iterate units of work with cancellation checks and progress reports between them."""
+        seq = list(items)
+        count = total if total is not None else len(seq)
+        started = time.monotonic()
+        for i, item in enumerate(seq):
+            self.check_cancelled()
+            elapsed = time.monotonic() - started
+            self.progress(
+                i / count if count else 1.0,
+                f"{label} {i + 1}/{count}" + (f", ~{elapsed / i * (count - i):.0f}s left" if i else ""),
+            )
+            yield item
+        self.progress(1.0, f"{count} {label}s")
+
+    def attempt(self, unit: str, work: Callable[[], U]) -> U | None:
+        """Run one unit of work with retries; a unit that still fails is recorded in :attr:`issues`.
+
+        In strict mode the failure stops the stage instead.
+
+        Raises:
+            StageError: the unit failed and the request is strict.
+        """
+        last: Exception | None = None
+        for attempt in range(self.retries + 1):
+            self.check_cancelled()
+            try:
+                return work()
+            except (BackendRuntimeError, OSError, RuntimeError, ValueError) as exc:
+                last = exc
+                logger.warning("%s: %s failed (attempt %d): %s", self.stage, unit, attempt + 1, exc)
+        message = f"{type(last).__name__}: {last}"
+        if self.request.strict:
+            raise StageError(self.stage, f"{unit}: {message}") from last
+        self.issues.append(SegmentIssue(segment_id=unit, stage=self.stage, message=message))
+        return None

@@ -1,0 +1,172 @@
+"""Builds the dub project (segments, voices, timing, quality) from a run's artifacts."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+
+from dubkit._version import __version__
+from dubkit.models.project import (
+    BackendChoice,
+    DubProject,
+    JobQuality,
+    ProjectOutputs,
+    ProjectSegment,
+    ProjectSpeaker,
+    ProjectVoice,
+    SegmentQuality,
+    SegmentTiming,
+    SourceMedia,
+)
+from dubkit.models.speech import ClipTiming
+from dubkit.pipeline.keys import DUBBED, MEDIA, OUTPUT, SYNTHESIS, TIMING, TRANSCRIPT, TRANSLATION
+from dubkit.pipeline.stage import Artifacts, RunRequest
+
+if TYPE_CHECKING:
+    from dubkit.pipeline.result import StageReport
+
+__all__ = ["QualityBounds", "build_project"]
+
+
+@attrs.frozen(slots=True)
+class QualityBounds:
+    """Bounds outside of which a segment is flagged for review."""
+
+    min_stretch: float = 0.85
+    max_stretch: float = 1.2
+    max_start_offset: float = 0.25
+
+
+def _quality(
+    timing: ClipTiming | None, next_start: float | None, bounds: QualityBounds, untranslated: Sequence[str]
+) -> SegmentQuality:
+    flags: list[str] = []
+    if timing is None:
+        return SegmentQuality(
+            untranslated_words=list(untranslated), flags=["untranslated_words"] if untranslated else []
+        )
+    overlap = max(0.0, timing.end - next_start) if next_start is not None else 0.0
+    if not bounds.min_stretch <= timing.stretch <= bounds.max_stretch:
+        flags.append("stretch")
+    if abs(timing.start_offset) > bounds.max_start_offset:
+        flags.append("start_offset")
+    if overlap > 1e-3:
+        flags.append("overlap")
+    if untranslated:
+        flags.append("untranslated_words")
+    return SegmentQuality(
+        stretch=round(timing.stretch, 4),
+        start_offset=round(timing.start_offset, 4),
+        overlap=round(overlap, 4),
+        untranslated_words=list(untranslated),
+        flags=flags,
+    )
+
+
+def build_project(
+    request: RunRequest,
+    artifacts: Artifacts,
+    reports: Sequence[StageReport],
+    *,
+    run_dir: Path,
+    backends: Mapping[str, BackendChoice] | None = None,
+    bounds: QualityBounds | None = None,
+) -> DubProject:
+    """Assemble the dub project from whatever standard artifacts the run produced."""
+    bounds = bounds or QualityBounds()
+    media = artifacts.get(MEDIA)
+    transcript = artifacts.get(TRANSCRIPT)
+    translation = artifacts.get(TRANSLATION)
+    synthesis = artifacts.get(SYNTHESIS)
+    plan = artifacts.get(TIMING)
+    dubbed = artifacts.get(DUBBED)
+    output = artifacts.get(OUTPUT)
+
+    translated = translation.by_id() if translation else {}
+    timings = plan.by_id() if plan else {}
+    clips = {c.segment_id: c for c in synthesis.clips} if synthesis else {}
+    voices = synthesis.voice_map() if synthesis else {}
+    failures: dict[str, str] = {}
+    for report in reports:
+        for issue in report.issues:
+            failures.setdefault(issue.segment_id, f"{issue.stage}: {issue.message}")
+
+    ordered = sorted(timings.values(), key=lambda t: t.start)
+    next_start = {
+        t.segment_id: (ordered[i + 1].start if i + 1 < len(ordered) else None) for i, t in enumerate(ordered)
+    }
+
+    segments = []
+    for seg in transcript.segments if transcript else ():
+        tr = translated.get(seg.id)
+        clip = clips.get(seg.id)
+        timing = timings.get(seg.id)
+        failed = seg.id in failures
+        segments.append(
+            ProjectSegment(
+                id=seg.id,
+                start=seg.start,
+                end=seg.end,
+                speaker=seg.speaker,
+                source_text=seg.text,
+                translation=tr.text if tr else "",
+                machine_translation=tr.machine_text if tr else "",
+                candidates=list(tr.candidates) if tr else [],
+                voice=clip.voice.id if clip else None,
+                timing=SegmentTiming(
+                    start=timing.start, end=timing.end, stretch=timing.stretch, gain_db=timing.gain_db
+                )
+                if timing
+                else None,
+                quality=_quality(timing, next_start.get(seg.id), bounds, tr.untranslated if tr else ()),
+                status="failed" if failed else "ok",
+                error=failures.get(seg.id),
+            )
+        )
+
+    duration = media.duration if media else 0.0
+    stage_seconds = {r.name: round(r.seconds, 3) for r in reports}
+    notes = []
+    if transcript is not None and not transcript.segments:
+        notes.append("no speech was found: the output keeps the original audio")
+    quality = JobQuality(
+        loudness_lufs=dubbed.loudness_lufs if dubbed else None,
+        stage_seconds=stage_seconds,
+        real_time_factor={k: round(v / duration, 4) for k, v in stage_seconds.items()} if duration else {},
+        flagged_segments=[s.id for s in segments if s.quality.flags],
+        failed_segments=[s.id for s in segments if s.status == "failed"],
+        notes=notes,
+    )
+    speakers = [
+        ProjectSpeaker(
+            id=spk,
+            voice=ProjectVoice(id=v.id, language=v.language, rate=v.rate, label=v.label)
+            if (v := voices.get(spk))
+            else None,
+        )
+        for spk in (transcript.speakers if transcript else ())
+    ]
+    return DubProject(
+        dubkit_version=__version__,
+        source=SourceMedia(
+            path=str(request.source.path),
+            sha256=request.source.sha256,
+            duration=duration,
+            has_video=media.has_video if media else False,
+        ),
+        source_language=transcript.language if transcript else (request.source_language or "auto"),
+        target_language=request.target_language,
+        backends=dict(backends or {}),
+        speakers=speakers,
+        segments=segments,
+        quality=quality,
+        outputs=ProjectOutputs(
+            media=str(output.media) if output else None,
+            srt=str(output.srt) if output else None,
+            vtt=str(output.vtt) if output else None,
+            run_dir=str(run_dir),
+        ),
+    )

@@ -1,0 +1,127 @@
+"""The backend conformance suite: what every backend must do, checked on real calls."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from dubkit.backends.protocols import (
+    BackendKind,
+    TranslationCandidate,
+    supported_languages,
+    supported_pairs,
+    synthesizer_voices,
+)
+from dubkit.backends.registry import validate_backend_class
+from dubkit.errors import BackendValidationError
+from dubkit.models.media import AudioFile, Stems
+from dubkit.models.speech import SpeakerTurn, SpeechRegion, Transcript, Voice
+from dubkit.testing.samples import write_tone_wav
+
+__all__ = ["ConformanceError", "check_backend"]
+
+
+class ConformanceError(AssertionError):
+    """A backend broke the contract; the message says which part."""
+
+
+def _require(condition: bool, message: str) -> None:
+    if not condition:
+        raise ConformanceError(message)
+
+
+def _check_regions(regions: Sequence[SpeechRegion], duration: float) -> None:
+    for region in regions:
+        _require(
+            isinstance(region, SpeechRegion), f"detect() returned {type(region).__name__}, not SpeechRegion"
+        )
+        _require(0 <= region.start <= region.end <= duration + 0.5, f"region {region} lies outside the audio")
+
+
+def _exercise(kind: BackendKind, backend: Any, workdir: Path, language: str, target: str) -> None:
+    audio = write_tone_wav(workdir / "sample.wav")
+    region = [SpeechRegion(0.0, audio.duration)]
+    if kind is BackendKind.VAD:
+        _check_regions(backend.detect(audio), audio.duration)
+    elif kind is BackendKind.DIARIZER:
+        turns = backend.diarize(audio, region)
+        _require(all(isinstance(t, SpeakerTurn) for t in turns), "diarize() must return SpeakerTurn values")
+    elif kind is BackendKind.TRANSCRIBER:
+        transcript = backend.transcribe(audio, region, language)
+        _require(isinstance(transcript, Transcript), "transcribe() must return a Transcript")
+        for seg in transcript.segments:
+            _require(
+                0 <= seg.start <= seg.end <= audio.duration + 0.5, f"segment {seg.id} lies outside the audio"
+            )
+    elif kind is BackendKind.TRANSLATOR:
+        texts = ["Hello.", "How are you today?", ""]
+        out = backend.translate(texts, language, target, 2)
+        _require(len(out) == len(texts), f"translate() returned {len(out)} results for {len(texts)} texts")
+        for candidates in out:
+            _require(len(candidates) >= 1, "every text needs at least one candidate")
+            _require(
+                all(isinstance(c, (str, TranslationCandidate)) for c in candidates),
+                "candidates must be str or TranslationCandidate",
+            )
+        pairs = supported_pairs(backend)
+        _require(
+            pairs is None or all(len(p) == 2 for p in pairs), "language_pairs() must give (source, target)"
+        )
+    elif kind is BackendKind.SYNTHESIZER:
+        voices = list(synthesizer_voices(backend, target)) or [Voice(id=target, language=target)]
+        _require(all(isinstance(v, Voice) for v in voices), "voices() must return Voice values")
+        out_path = workdir / "clip.wav"
+        clip = backend.synthesize("Hello there.", voices[0], out_path)
+        _require(isinstance(clip, AudioFile), "synthesize() must return an AudioFile")
+        _require(
+            out_path.is_file() and out_path.stat().st_size > 44, "synthesize() must write a WAV to out_path"
+        )
+        _require(clip.duration > 0 and clip.sample_rate > 0, "the clip needs a duration and a sample rate")
+        langs = supported_languages(backend)
+        _require(langs is None or target in langs, f"languages() does not include {target!r}")
+    elif kind is BackendKind.SEPARATOR:
+        stems = backend.separate(
+            write_tone_wav(workdir / "stereo.wav", rate=44100, channels=2), workdir / "stems"
+        )
+        _require(isinstance(stems, Stems), "separate() must return Stems")
+        for stem in (stems.voice, stems.background):
+            _require(stem is None or stem.path.is_file(), "stems must exist on disk")
+
+
+def check_backend(
+    kind: BackendKind | str,
+    factory: Callable[[], Any] | type[Any],
+    *,
+    workdir: Path | None = None,
+    language: str = "en",
+    target: str = "es",
+) -> None:
+    """Check a backend against its protocol and exercise it on generated input.
+
+    Args:
+        kind: The capability it provides.
+        factory: The backend class (constructed without arguments) or a callable returning an instance.
+        workdir: Where sample files go (a temp folder by default).
+        language: Source language for transcribers and translators.
+        target: Target language for translators and synthesizers.
+
+    Raises:
+        ConformanceError: the backend broke the contract (the message says how).
+    """
+    kind = BackendKind(kind)
+    cls = factory if isinstance(factory, type) else type(factory())
+    try:
+        validate_backend_class(kind, cls.__name__, cls)
+    except BackendValidationError as exc:
+        raise ConformanceError(str(exc)) from exc
+    backend = factory()
+    _require(not getattr(backend, "loaded", False), "the constructor must not load weights (do it in load())")
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = workdir or Path(tmp)
+        with backend as entered:
+            _require(entered is backend, "__enter__ must return the backend itself")
+            backend.load()  # idempotent
+            _exercise(kind, backend, folder, language, target)
+        backend.close()  # idempotent after __exit__

@@ -1,0 +1,169 @@
+"""A generated two-speaker sample video (espeak-ng voices, a noise bed, a test-pattern picture)."""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+import wave
+from collections.abc import Sequence
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+__all__ = ["DEFAULT_SCRIPT", "SampleLine", "SampleVideo", "make_sample_video"]
+
+#: (voice, text) lines of the default sample: two speakers alternating.
+DEFAULT_SCRIPT: tuple[tuple[str, str], ...] = (
+    ("en+m3", "Good morning, and welcome to the weekly science report."),
+    ("en+f4", "Thank you. Today we talk about the water cycle on our planet."),
+    ("en+m3", "The sun warms the ocean, and the water rises into the sky."),
+    ("en+f4", "Then the clouds carry the rain over the mountains."),
+    ("en+m3", "The rivers bring the water back to the sea."),
+    ("en+f4", "That is all for today. See you next week."),
+)
+
+
+@attrs.frozen
+class SampleLine:
+    """One spoken line of the sample: where it is, who says it, what is said."""
+
+    start: float
+    end: float
+    voice: str
+    text: str
+
+
+@attrs.frozen
+class SampleVideo:
+    """The generated file and its script."""
+
+    path: Path
+    duration: float
+    lines: tuple[SampleLine, ...]
+
+    @property
+    def text(self) -> str:
+        """Everything said, in order."""
+        return " ".join(line.text for line in self.lines)
+
+
+def _speak(voice: str, text: str, out: Path, rate: int) -> np.ndarray:
+    subprocess.run(
+        ["espeak-ng", "-v", voice, "-s", "155", "-w", str(out), "--", text], check=True, capture_output=True
+    )
+    resampled = out.with_suffix(".r.wav")
+    subprocess.run(
+        [
+            "ffmpeg",
+            "-nostdin",
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(out),
+            "-ac",
+            "1",
+            "-ar",
+            str(rate),
+            "-c:a",
+            "pcm_s16le",
+            str(resampled),
+        ],
+        check=True,
+    )
+    with wave.open(str(resampled), "rb") as wav:
+        return np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+
+
+def make_sample_video(
+    path: Path,
+    *,
+    script: Sequence[tuple[str, str]] = DEFAULT_SCRIPT,
+    pause: float = 0.9,
+    lead: float = 0.8,
+    noise_db: float = -45.0,
+    size: str = "320x240",
+    fps: int = 25,
+    audio_only: bool = False,
+    seed: int = 7,
+) -> SampleVideo:
+    """Generate a video whose speech is ``script`` spoken by espeak-ng voices over a quiet noise bed.
+
+    Needs ``espeak-ng`` and ``ffmpeg`` on PATH. The video is an H.264 test pattern; the audio AAC stereo.
+    """
+    rate = 44100
+    rng = np.random.default_rng(seed)
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        pieces, lines, cursor = [np.zeros(int(lead * rate), np.float32)], [], lead
+        for i, (voice, text) in enumerate(script):
+            speech = _speak(voice, text, folder / f"line{i}.wav", rate)
+            lines.append(SampleLine(cursor, cursor + len(speech) / rate, voice, text))
+            pieces += [speech, np.zeros(int(pause * rate), np.float32)]
+            cursor += len(speech) / rate + pause
+        voice_track = np.concatenate(pieces)
+        noise = rng.normal(0, 10 ** (noise_db / 20), len(voice_track)).astype(np.float32)
+        mixed = np.clip(voice_track * 0.8 + noise, -1, 1)
+        pcm = (mixed * 32767).astype("<i2")
+        wav_path = folder / "track.wav"
+        with wave.open(str(wav_path), "wb") as wav:
+            wav.setnchannels(1)
+            wav.setsampwidth(2)
+            wav.setframerate(rate)
+            wav.writeframes(pcm.tobytes())
+        duration = len(pcm) / rate
+        path.parent.mkdir(parents=True, exist_ok=True)
+        if audio_only:
+            cmd = [
+                "ffmpeg",
+                "-nostdin",
+                "-v",
+                "error",
+                "-y",
+                "-i",
+                str(wav_path),
+                "-ac",
+                "2",
+                "-c:a",
+                "aac",
+                "-b:a",
+                "128k",
+                str(path),
+            ]
+        else:
+            cmd = [
+                "ffmpeg",
+                "-nostdin",
+                "-v",
+                "error",
+                "-y",
+                "-f",
+                "lavfi",
+                "-i",
+                f"testsrc2=size={size}:rate={fps}:duration={duration:.3f}",
+                "-i",
+                str(wav_path),
+                "-map",
+                "0:v",
+                "-map",
+                "1:a",
+                "-c:v",
+                "libx264",
+                "-preset",
+                "ultrafast",
+                "-pix_fmt",
+                "yuv420p",
+                "-g",
+                str(fps * 2),
+                "-c:a",
+                "aac",
+                "-b:a",
+                "128k",
+                "-ac",
+                "2",
+                "-shortest",
+                str(path),
+            ]
+        subprocess.run(cmd, check=True)
+    return SampleVideo(path=path, duration=duration, lines=tuple(lines))

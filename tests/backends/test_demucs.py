@@ -1,0 +1,139 @@
+from __future__ import annotations
+
+import shutil
+import struct
+import subprocess
+import sys
+import wave
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from dubkit.backends.demucs_separator import DemucsSeparator, WavReader, WavWriter
+from dubkit.backends.protocols import BackendKind
+from dubkit.backends.registry import build_options
+from dubkit.errors import BackendUnavailableError, CorruptMediaError
+from dubkit.testing import check_backend, write_tone_wav
+
+pytest.importorskip("demucs")
+
+
+@pytest.fixture(scope="module")
+def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tests.backends.tiny_models import demucs_model
+
+    return demucs_model(tmp_path_factory.mktemp("demucs") / "tiny.th")
+
+
+def fast(model: Path, **kw: object) -> DemucsSeparator.Options:
+    return DemucsSeparator.Options(model=str(model), shifts=0, **kw)  # type: ignore[arg-type]
+
+
+def read(path: Path) -> tuple[int, int, np.ndarray]:
+    with wave.open(str(path), "rb") as wav:
+        data = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").reshape(-1, wav.getnchannels())
+        return wav.getframerate(), wav.getnchannels(), data
+
+
+def test_constructing_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\n"
+        "from dubkit.backends.demucs_separator import DemucsSeparator as D\n"
+        "D(D.Options(model='htdemucs', chunk_seconds=30))\n"
+        "heavy = [m for m in ('torch', 'demucs', 'julius') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_options_from_a_mapping() -> None:
+    opts = build_options(BackendKind.SEPARATOR, "demucs", DemucsSeparator.Options, {"model": "htdemucs_ft", "shifts": 0})
+    assert (opts.model, opts.shifts, opts.voice_source) == ("htdemucs_ft", 0, "vocals")
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(44100, 2), (48000, 1)])
+def test_stems_keep_rate_channels_and_length(model_file: Path, tmp_path: Path, rate: int, channels: int) -> None:
+    audio = write_tone_wav(tmp_path / "in.wav", seconds=3.0, rate=rate, channels=channels)
+    # Chunks of 1.2 s with 0.2 s cross-fades: the 3 s input goes through three chunks.
+    with DemucsSeparator(fast(model_file, chunk_seconds=1.2, crossfade_seconds=0.2)) as sep:
+        stems = sep.separate(audio, tmp_path / "stems")
+    assert stems.separated
+    assert stems.voice is not None and stems.background is not None
+    for stem, name in ((stems.voice, "voice.wav"), (stems.background, "background.wav")):
+        assert stem.path == tmp_path / "stems" / name
+        got_rate, got_channels, data = read(stem.path)
+        assert (got_rate, got_channels) == (rate, channels)
+        assert (stem.sample_rate, stem.channels) == (rate, channels)
+        assert data.shape[0] == int(3.0 * rate)
+        assert stem.duration == pytest.approx(3.0)
+        assert np.abs(data).max() > 0
+    assert not list((tmp_path / "stems").glob("*.part"))
+
+
+def test_chunking_does_not_change_short_input(model_file: Path, tmp_path: Path) -> None:
+    audio = write_tone_wav(tmp_path / "in.wav", seconds=1.0, rate=44100, channels=2)
+    with DemucsSeparator(fast(model_file)) as sep:
+        whole = read(sep.separate(audio, tmp_path / "a").voice.path)[2]  # type: ignore[union-attr]
+    with DemucsSeparator(fast(model_file, chunk_seconds=0.4, crossfade_seconds=0.0)) as sep:
+        chunked = read(sep.separate(audio, tmp_path / "b").voice.path)[2]  # type: ignore[union-attr]
+    assert whole.shape == chunked.shape
+
+
+def test_surround_is_separated_in_channel_pairs(model_file: Path, tmp_path: Path) -> None:
+    audio = write_tone_wav(tmp_path / "in.wav", seconds=0.5, rate=44100, channels=3)
+    with DemucsSeparator(fast(model_file)) as sep:
+        stems = sep.separate(audio, tmp_path / "stems")
+    assert stems.background is not None and stems.background.channels == 3
+    assert read(stems.background.path)[2].shape == (int(0.5 * 44100), 3)
+
+
+def test_loads_by_name_from_a_local_repo(model_file: Path, tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    shutil.copy(model_file, repo / "tinysep.th")
+    with DemucsSeparator(DemucsSeparator.Options(model="tinysep", repo=str(repo), shifts=0)) as sep:
+        assert sep._model.sources[-1] == "vocals"
+    bad = DemucsSeparator(DemucsSeparator.Options(model="nope", repo=str(repo)))
+    with pytest.raises(BackendUnavailableError):
+        bad.load()
+    missing = DemucsSeparator(DemucsSeparator.Options(model="tinysep", repo=str(tmp_path / "absent")))
+    with pytest.raises(BackendUnavailableError):
+        missing.load()
+
+
+def test_unknown_voice_source(model_file: Path) -> None:
+    with pytest.raises(BackendUnavailableError) as info:
+        DemucsSeparator(fast(model_file, voice_source="speech")).load()
+    assert "speech" in info.value.reason
+
+
+def test_conforms(model_file: Path, tmp_path: Path) -> None:
+    check_backend("separator", lambda: DemucsSeparator(fast(model_file)), workdir=tmp_path)
+
+
+def test_wav_reader_formats(tmp_path: Path) -> None:
+    rng = np.random.default_rng(0)
+    frames = rng.uniform(-0.9, 0.9, size=(100, 3)).astype(np.float32)
+    writer = WavWriter(tmp_path / "f.wav", 8000, 3, float32=True)
+    writer.write(frames.T)
+    writer.write(frames.T)
+    f32 = writer.close()
+    assert (f32.sample_rate, f32.channels, f32.duration) == (8000, 3, 200 / 8000)
+    reader = WavReader(f32.path)
+    assert reader.is_float and reader.frames == 200
+    np.testing.assert_allclose(reader.read(100, 100), frames.T)
+    assert reader.read(150, 500).shape == (3, 50)
+
+    # 24-bit PCM in a WAVE_FORMAT_EXTENSIBLE header, as ffmpeg writes it.
+    ints = np.round(frames * 2**23).astype(np.int32)
+    raw = b"".join(int(v).to_bytes(3, "little", signed=True) for v in ints.reshape(-1))
+    fmt = struct.pack("<HHIIHH", 0xFFFE, 3, 8000, 8000 * 9, 9, 24) + struct.pack("<HHI", 22, 24, 0)
+    fmt += struct.pack("<H", 1) + bytes(14)
+    body = b"WAVE" + b"fmt " + struct.pack("<I", len(fmt)) + fmt + b"data" + struct.pack("<I", len(raw)) + raw
+    (tmp_path / "i24.wav").write_bytes(b"RIFF" + struct.pack("<I", len(body)) + body)
+    np.testing.assert_allclose(WavReader(tmp_path / "i24.wav").read(0, 100), frames.T, atol=1e-6)
+
+    (tmp_path / "junk.wav").write_bytes(b"not a wav file at all")
+    with pytest.raises(CorruptMediaError):
+        WavReader(tmp_path / "junk.wav")

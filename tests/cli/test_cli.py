@@ -1,0 +1,122 @@
+"""The command line, run as a user runs it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from dubkit import __version__
+from dubkit.cli import app
+from dubkit.cli.dub_command import parse_options
+from dubkit.errors import ConfigError
+
+runner = CliRunner()
+
+
+def _dubkit(*args: str) -> subprocess.CompletedProcess[str]:
+    exe = shutil.which("dubkit", path=str(Path(sys.executable).parent))
+    assert exe, "the dubkit script is installed in the environment"
+    return subprocess.run([exe, *args], capture_output=True, text=True, timeout=120)
+
+
+def test_version() -> None:
+    out = _dubkit("--version")
+    assert out.returncode == 0
+    assert out.stdout.strip() == f"dubkit {__version__}"
+
+
+def test_backends_lists_builtins_and_the_plugin_without_importing_them() -> None:
+    out = _dubkit("backends", "--json")
+    assert out.returncode == 0, out.stderr
+    rows = json.loads(out.stdout)
+    names = {(r["kind"], r["name"]): r for r in rows}
+    assert ("transcriber", "faster-whisper") in names
+    assert ("separator", "demucs") in names
+    plugin = names[("synthesizer", "sine-voice")]
+    assert plugin["distribution"] == "dubkit-sample-plugin" and plugin["version"] == "0.3.1"
+    assert names[("vad", "energy")]["available"] is True
+
+
+def test_backends_filtered_by_kind_as_a_table() -> None:
+    result = runner.invoke(app, ["backends", "translator"])
+    assert result.exit_code == 0
+    assert "apertium" in result.stdout and "shout" in result.stdout
+    assert "espeak-ng" not in result.stdout
+
+
+def test_unknown_kind_is_rejected() -> None:
+    result = runner.invoke(app, ["backends", "teleporter"])
+    assert result.exit_code != 0
+
+
+def test_languages() -> None:
+    result = runner.invoke(app, ["languages"])
+    assert result.exit_code == 0
+    assert "spa_Latn" in result.stdout
+
+
+def test_dub_with_an_unknown_language_fails_before_touching_media(tmp_path: Path) -> None:
+    video = tmp_path / "not-even-media.mp4"
+    video.write_bytes(b"\x00" * 10)
+    result = runner.invoke(
+        app,
+        [
+            "dub",
+            str(video),
+            "--to",
+            "xx",
+            "--vad",
+            "energy",
+            "--diarizer",
+            "single",
+            "--synthesizer",
+            "sine-voice",
+            "--translator",
+            "shout",
+            "--transcriber",
+            "faster-whisper",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "language 'xx' is not supported" in result.stderr
+    assert not (tmp_path / ".dubkit").exists()
+
+
+def test_dub_with_an_unknown_backend_lists_the_known_ones(tmp_path: Path) -> None:
+    video = tmp_path / "a.mp4"
+    video.write_bytes(b"\x00")
+    result = runner.invoke(
+        app,
+        [
+            "dub",
+            str(video),
+            "--to",
+            "es",
+            "--translator",
+            "babelfish",
+            "--vad",
+            "energy",
+            "--diarizer",
+            "single",
+        ],
+    )
+    assert result.exit_code == 2
+    assert "no translator named 'babelfish'" in result.stderr
+    assert "apertium" in result.stderr
+
+
+def test_parse_options() -> None:
+    assert parse_options(["vad.margin_db=9", 'translator.model="x"', "vad.name=plain"]) == {
+        "vad": {"margin_db": 9, "name": "plain"},
+        "translator": {"model": "x"},
+    }
+    with pytest.raises(ConfigError):
+        parse_options(["margin_db=9"])
+    with pytest.raises(ConfigError):
+        parse_options(["warp.speed=9"])

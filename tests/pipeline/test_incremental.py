@@ -1,0 +1,111 @@
+"""The real 11-stage pipeline on real media, with fast stand-in speech backends.
+
+The thing under test is the pipeline (caching, edits, plugins), so the speech backends are small:
+the energy VAD and single-speaker diarizer that ship with dubkit, the sample plugin's synthesizer and
+translator (installed as a real third-party distribution), and a transcriber registered in code.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import pytest
+
+from dubkit import PipelineConfig, build_pipeline
+from dubkit.backends import BaseTranscriber, NoOptions, Registry
+from dubkit.models import AudioFile, DubProject, SpeechRegion, Transcript, TranscriptSegment
+from dubkit.testing import SampleVideo, make_sample_video
+
+
+class RegionTranscriber(BaseTranscriber[NoOptions]):
+    """One segment per region, with the region's index as its text."""
+
+    def transcribe(
+        self, audio: AudioFile, regions: Sequence[SpeechRegion], language: str | None
+    ) -> Transcript:
+        return Transcript(
+            language=language or "en",
+            segments=tuple(
+                TranscriptSegment(id=f"r{i}", start=r.start, end=r.end, text=f"this is line number {i}")
+                for i, r in enumerate(regions)
+            ),
+        )
+
+
+@pytest.fixture(scope="module")
+def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleVideo:
+    return make_sample_video(tmp_path_factory.mktemp("media") / "talk.mp4")
+
+
+@pytest.fixture
+def registry() -> Registry:
+    registry = Registry()
+    registry.register("transcriber", "regions", RegionTranscriber)
+    return registry
+
+
+CONFIG = PipelineConfig(
+    vad="energy", diarizer="single", transcriber="regions", translator="shout", synthesizer="sine-voice"
+)
+
+
+def test_plugin_backends_run_in_a_real_dub(tmp_path: Path, sample: SampleVideo, registry: Registry) -> None:
+    from dubkit_sample_plugin.voice import SineVoice
+
+    before = SineVoice.calls
+    with build_pipeline(CONFIG, registry=registry) as pipeline:
+        result = pipeline.run(sample.path, to="es", source_language="en", run_dir=tmp_path / "run")
+    segments = result.project.segments
+    assert result.transcript is not None
+    assert len(segments) == len(result.transcript.segments) >= len(sample.lines)
+    assert all(s.translation == s.source_text.upper() for s in segments)
+    assert SineVoice.calls - before == len(segments)
+    assert result.project.backends["synthesizer"].name == "sine-voice"
+    assert result.output is not None and result.output.media.suffix == ".mp4"
+    exported = result.export(tmp_path / "out")
+    assert exported.media.name == "talk.es.mp4"
+    assert json.loads(exported.project.read_text())["target_language"] == "es"
+
+
+def test_editing_one_line_resynthesises_one_clip_and_remixes(
+    tmp_path: Path, sample: SampleVideo, registry: Registry
+) -> None:
+    from dubkit_sample_plugin.voice import SineVoice
+
+    with build_pipeline(CONFIG, registry=registry) as pipeline:
+        first = pipeline.run(sample.path, to="es", source_language="en", run_dir=tmp_path / "run")
+        exported = first.export(tmp_path / "out")
+
+        project = DubProject.load(exported.project)
+        project.segments[2].translation = "UNA LÍNEA EDITADA A MANO"
+        project.save(exported.project)
+
+        calls = SineVoice.calls
+        second = pipeline.redub(DubProject.load(exported.project))
+    assert SineVoice.calls - calls == 1
+    redone = {r.name for r in second.reports if not r.cached}
+    assert redone == {"translate", "synthesize", "fit", "mix", "mux"}
+    seg = second.project.segments[2]
+    assert seg.translation == "UNA LÍNEA EDITADA A MANO"
+    assert seg.machine_translation == first.project.segments[2].translation
+    assert second.project.segments[3].translation == first.project.segments[3].translation
+
+
+def test_a_rerun_redoes_nothing(tmp_path: Path, sample: SampleVideo, registry: Registry) -> None:
+    with build_pipeline(CONFIG, registry=registry) as pipeline:
+        pipeline.run(sample.path, to="es", source_language="en", run_dir=tmp_path / "run")
+        again = pipeline.run(sample.path, to="es", source_language="en", run_dir=tmp_path / "run")
+    assert all(r.cached for r in again.reports)
+
+
+def test_a_second_language_reuses_the_shared_stages(
+    tmp_path: Path, sample: SampleVideo, registry: Registry
+) -> None:
+    with build_pipeline(CONFIG, registry=registry) as pipeline:
+        pipeline.run(sample.path, to="es", source_language="en", run_dir=tmp_path / "run")
+        french = pipeline.run(sample.path, to="fr", source_language="en", run_dir=tmp_path / "run")
+    cached = {r.name for r in french.reports if r.cached}
+    assert {"probe", "extract", "separate", "vad", "diarize", "transcribe"} <= cached
+    assert french.project.target_language == "fr"

@@ -1,0 +1,1 @@
+"""A sample dubkit plugin: a synthesizer, a translator, and a deliberately broken synthesizer."""
