@@ -7,7 +7,7 @@ result = dubkit.dub("talk.mp4", to="es")        # talk.es.mp4, .srt, .vtt, .dub.
 print(result.project.segments[0].translation)
 ```
 
-For full control build a :class:`Pipeline` with :func:`build_pipeline` and a :class:`PipelineConfig`,
+For full control build a `Pipeline` with `build_pipeline` and a `PipelineConfig`,
 or assemble your own stages. Importing dubkit imports no heavy dependency.
 """
 

@@ -83,7 +83,7 @@ def dub(
         strict: Fail on the first failed segment instead of completing a partial dub.
 
     Returns:
-        One :class:`~dubkit.pipeline.result.DubResult` for a single language, a list for several.
+        One `dubkit.pipeline.result.DubResult` for a single language, a list for several.
 
     Raises:
         ConfigError: an unknown language or an invalid option, before any work.

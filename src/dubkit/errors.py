@@ -1,4 +1,4 @@
-"""The exceptions dubkit raises: one tree, rooted at :class:`DubkitError`.
+"""The exceptions dubkit raises: one tree, rooted at `DubkitError`.
 
 Every error carries structured fields (never only a message), so a CLI, a server or a notebook can
 react to it without parsing text. Third-party errors are translated at the boundary with

@@ -55,7 +55,10 @@ def test_constructing_imports_nothing_heavy() -> None:
 
 def test_options_from_a_mapping() -> None:
     opts = build_options(
-        BackendKind.SYNTHESIZER, "mms", MMSSynthesizer.Options, {"models": {"es": "/m/spa"}, "model_template": None}
+        BackendKind.SYNTHESIZER,
+        "mms",
+        MMSSynthesizer.Options,
+        {"models": {"es": "/m/spa"}, "model_template": None},
     )
     assert dict(opts.models) == {"es": "/m/spa"}
     assert opts.model_template is None
@@ -75,7 +78,9 @@ def test_languages_and_voices(synth: MMSSynthesizer, model_dir: Path) -> None:
 
 
 def test_writes_a_wav_at_the_model_rate(synth: MMSSynthesizer, tmp_path: Path) -> None:
-    clip = synth.synthesize("Hola, mundo. ¿Qué tal?", Voice(id="x", language="es"), tmp_path / "a" / "clip.wav")
+    clip = synth.synthesize(
+        "Hola, mundo. ¿Qué tal?", Voice(id="x", language="es"), tmp_path / "a" / "clip.wav"
+    )
     rate, channels, data = read(clip.path)
     assert (rate, channels) == (RATE, 1)
     assert clip.sample_rate == RATE and clip.channels == 1
@@ -105,10 +110,12 @@ def test_nothing_speakable_is_a_runtime_error(synth: MMSSynthesizer, tmp_path: P
 
 
 def test_unknown_language_and_missing_model(tmp_path: Path) -> None:
-    with MMSSynthesizer(MMSSynthesizer.Options(model_template=None)) as backend:
-        with pytest.raises(UnknownLanguageError):
-            backend.synthesize("hola", Voice(id="x", language="es"), tmp_path / "x.wav")
-    offline = MMSSynthesizer(MMSSynthesizer.Options(models={"es": str(tmp_path / "none")}, local_files_only=True))
+    restricted = MMSSynthesizer(MMSSynthesizer.Options(model_template=None))
+    with restricted, pytest.raises(UnknownLanguageError):
+        restricted.synthesize("hola", Voice(id="x", language="es"), tmp_path / "x.wav")
+    offline = MMSSynthesizer(
+        MMSSynthesizer.Options(models={"es": str(tmp_path / "none")}, local_files_only=True)
+    )
     with offline, pytest.raises(BackendUnavailableError):
         offline.synthesize("hola", Voice(id="x", language="es"), tmp_path / "x.wav")
 
@@ -116,3 +123,10 @@ def test_unknown_language_and_missing_model(tmp_path: Path) -> None:
 def test_conforms(model_dir: Path, tmp_path: Path) -> None:
     opts = MMSSynthesizer.Options(models={"es": str(model_dir)}, model_template=None)
     check_backend("synthesizer", lambda: MMSSynthesizer(opts), workdir=tmp_path)
+
+
+def test_an_import_failure_carries_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "transformers", None)  # makes the import raise ImportError
+    with pytest.raises(BackendUnavailableError) as info:
+        MMSSynthesizer().load()
+    assert info.value.install == "pip install 'dubkit[mms]'"

@@ -48,7 +48,9 @@ def test_constructing_imports_nothing_heavy(model_dir: Path) -> None:
 
 
 def test_options_from_a_mapping() -> None:
-    opts = build_options(BackendKind.TRANSLATOR, "nllb", NLLBTranslator.Options, {"num_beams": 8, "device": "cpu"})
+    opts = build_options(
+        BackendKind.TRANSLATOR, "nllb", NLLBTranslator.Options, {"num_beams": 8, "device": "cpu"}
+    )
     assert opts.num_beams == 8
     assert opts.model == "facebook/nllb-200-distilled-600M"
 
@@ -57,7 +59,7 @@ def test_n_best_candidates_per_line(translator: NLLBTranslator) -> None:
     texts = ["hello world", "", "the quick brown fox jumps over the lazy dog", "  ", "hola mundo"]
     out = translator.translate(texts, "en", "es", 3)
     assert len(out) == len(texts)
-    for text, candidates in zip(texts, out):
+    for text, candidates in zip(texts, out, strict=True):
         assert 1 <= len(candidates) <= 3
         assert all(isinstance(c, str) for c in candidates)
         if not text.strip():
@@ -114,3 +116,10 @@ def test_a_missing_model_is_a_typed_error(tmp_path: Path) -> None:
     with pytest.raises(BackendUnavailableError):
         backend.load()
     assert not backend.loaded
+
+
+def test_an_import_failure_carries_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "transformers", None)  # makes the import raise ImportError
+    with pytest.raises(BackendUnavailableError) as info:
+        NLLBTranslator().load()
+    assert info.value.install == "pip install 'dubkit[nllb]'"

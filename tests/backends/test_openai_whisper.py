@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from dubkit.backends.openai_whisper import WHISPER_LANGUAGES, OpenAIWhisperTranscriber
-from dubkit.backends.registry import build_options
 from dubkit.backends.protocols import BackendKind
+from dubkit.backends.registry import build_options
 from dubkit.errors import BackendUnavailableError
 from dubkit.models.speech import SpeechRegion
 from dubkit.testing import check_backend, write_tone_wav
@@ -48,7 +48,9 @@ def test_constructing_imports_nothing_heavy() -> None:
 
 def test_options_from_a_mapping() -> None:
     opts = build_options(
-        BackendKind.TRANSCRIBER, "openai-whisper", OpenAIWhisperTranscriber.Options,
+        BackendKind.TRANSCRIBER,
+        "openai-whisper",
+        OpenAIWhisperTranscriber.Options,
         {"model": "small", "beam_size": None, "temperature": [0.0, 0.5]},
     )
     assert opts.model == "small"
@@ -78,11 +80,15 @@ def test_transcribes_only_regions_with_absolute_times(
         assert seg.confidence is not None and 0.0 <= seg.confidence <= 1.0
         for word in seg.words:
             assert seg.start - 1e-6 <= word.start <= word.end <= seg.end + 1e-6
-    assert [s.id for s in transcript.segments] == [f"seg-{i:04d}" for i in range(1, len(transcript.segments) + 1)]
+    assert [s.id for s in transcript.segments] == [
+        f"seg-{i:04d}" for i in range(1, len(transcript.segments) + 1)
+    ]
     assert any(seg.start >= 3.0 for seg in transcript.segments), "the later region was transcribed"
 
 
-def test_detects_the_language_when_none_is_given(transcriber: OpenAIWhisperTranscriber, tmp_path: Path) -> None:
+def test_detects_the_language_when_none_is_given(
+    transcriber: OpenAIWhisperTranscriber, tmp_path: Path
+) -> None:
     audio = write_tone_wav(tmp_path / "tone.wav", seconds=3.0)
     transcript = transcriber.transcribe(audio, [SpeechRegion(0.0, 3.0)], None)
     assert transcript.language in WHISPER_LANGUAGES
@@ -123,3 +129,10 @@ def test_non_16k_input_is_resampled(transcriber: OpenAIWhisperTranscriber, tmp_p
     transcript = transcriber.transcribe(audio, [SpeechRegion(0.0, 2.0)], "en")
     assert all(0.0 <= s.start <= s.end <= 2.0 for s in transcript.segments)
     assert np.isfinite([s.end for s in transcript.segments]).all()
+
+
+def test_an_import_failure_carries_the_install_hint(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "whisper", None)  # makes the import raise ImportError
+    with pytest.raises(BackendUnavailableError) as info:
+        OpenAIWhisperTranscriber().load()
+    assert info.value.install == "pip install 'dubkit[whisper]'"

@@ -26,8 +26,16 @@ def whisper_checkpoint(path: Path) -> Path:
 
     torch.manual_seed(0)
     dims = ModelDimensions(
-        n_mels=80, n_audio_ctx=1500, n_audio_state=32, n_audio_head=2, n_audio_layer=1,
-        n_vocab=51865, n_text_ctx=64, n_text_state=32, n_text_head=2, n_text_layer=1,
+        n_mels=80,
+        n_audio_ctx=1500,
+        n_audio_state=32,
+        n_audio_head=2,
+        n_audio_layer=1,
+        n_vocab=51865,
+        n_text_ctx=64,
+        n_text_state=32,
+        n_text_head=2,
+        n_text_layer=1,
     )
     model = Whisper(dims)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -47,19 +55,39 @@ def nllb_model(directory: Path) -> Path:
     corpus = work / "corpus.txt"
     corpus.write_text("\n".join(CORPUS * 10), encoding="utf-8")
     spm.SentencePieceTrainer.train(
-        input=str(corpus), model_prefix=str(work / "spm"), vocab_size=40, model_type="unigram",
-        character_coverage=1.0, bos_id=0, pad_id=1, eos_id=2, unk_id=3, minloglevel=2,
+        input=str(corpus),
+        model_prefix=str(work / "spm"),
+        vocab_size=40,
+        model_type="unigram",
+        character_coverage=1.0,
+        bos_id=0,
+        pad_id=1,
+        eos_id=2,
+        unk_id=3,
+        minloglevel=2,
     )
     shutil.copy(work / "spm.model", work / "sentencepiece.bpe.model")
     tokenizer = NllbTokenizer.from_pretrained(
-        work, local_files_only=True, src_lang="eng_Latn", tgt_lang="spa_Latn",
+        work,
+        local_files_only=True,
+        src_lang="eng_Latn",
+        tgt_lang="spa_Latn",
         additional_special_tokens=FAIRSEQ_LANGUAGE_CODES,
     )
     config = M2M100Config(
-        vocab_size=len(tokenizer), d_model=16, encoder_layers=1, decoder_layers=1,
-        encoder_attention_heads=2, decoder_attention_heads=2, encoder_ffn_dim=32, decoder_ffn_dim=32,
-        max_position_embeddings=128, pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id, decoder_start_token_id=tokenizer.eos_token_id,
+        vocab_size=len(tokenizer),
+        d_model=16,
+        encoder_layers=1,
+        decoder_layers=1,
+        encoder_attention_heads=2,
+        decoder_attention_heads=2,
+        encoder_ffn_dim=32,
+        decoder_ffn_dim=32,
+        max_position_embeddings=128,
+        pad_token_id=tokenizer.pad_token_id,
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        decoder_start_token_id=tokenizer.eos_token_id,
     )
     torch.manual_seed(0)
     M2M100ForConditionalGeneration(config).save_pretrained(directory)
@@ -81,12 +109,26 @@ def vits_model(directory: Path, *, sampling_rate: int = 16000) -> Path:
     vocab_file.write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
     tokenizer = VitsTokenizer(vocab_file=str(vocab_file), phonemize=False, add_blank=True, normalize=True)
     config = VitsConfig(
-        vocab_size=len(vocab), hidden_size=16, num_hidden_layers=1, num_attention_heads=2, ffn_dim=32,
-        flow_size=16, spectrogram_bins=33, upsample_initial_channel=16, upsample_rates=[8, 8],
-        upsample_kernel_sizes=[16, 16], resblock_kernel_sizes=[3], resblock_dilation_sizes=[[1, 3]],
-        duration_predictor_filter_channels=16, duration_predictor_num_flows=1, prior_encoder_num_flows=1,
-        prior_encoder_num_wavenet_layers=1, posterior_encoder_num_wavenet_layers=1,
-        depth_separable_num_layers=1, sampling_rate=sampling_rate, pad_token_id=vocab["<pad>"],
+        vocab_size=len(vocab),
+        hidden_size=16,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        ffn_dim=32,
+        flow_size=16,
+        spectrogram_bins=33,
+        upsample_initial_channel=16,
+        upsample_rates=[8, 8],
+        upsample_kernel_sizes=[16, 16],
+        resblock_kernel_sizes=[3],
+        resblock_dilation_sizes=[[1, 3]],
+        duration_predictor_filter_channels=16,
+        duration_predictor_num_flows=1,
+        prior_encoder_num_flows=1,
+        prior_encoder_num_wavenet_layers=1,
+        posterior_encoder_num_wavenet_layers=1,
+        depth_separable_num_layers=1,
+        sampling_rate=sampling_rate,
+        pad_token_id=vocab["<pad>"],
     )
     torch.manual_seed(0)
     VitsModel(config).save_pretrained(directory)
@@ -128,10 +170,16 @@ def pyannote_pipeline(directory: Path) -> Path:
         from pyannote.audio.models.segmentation import PyanNet
 
     torch.manual_seed(0)
-    segmentation = PyanNet(lstm={"hidden_size": 8, "num_layers": 1}, linear={"hidden_size": 8, "num_layers": 1})
+    segmentation = PyanNet(
+        lstm={"hidden_size": 8, "num_layers": 1}, linear={"hidden_size": 8, "num_layers": 1}
+    )
     segmentation.specifications = Specifications(
-        problem=Problem.MONO_LABEL_CLASSIFICATION, resolution=Resolution.FRAME, duration=2.0,
-        classes=["speaker#1", "speaker#2", "speaker#3"], powerset_max_classes=2, permutation_invariant=True,
+        problem=Problem.MONO_LABEL_CLASSIFICATION,
+        resolution=Resolution.FRAME,
+        duration=2.0,
+        classes=["speaker#1", "speaker#2", "speaker#3"],
+        powerset_max_classes=2,
+        permutation_invariant=True,
     )
     segmentation.build()
     _save_pyannote_model(segmentation, directory / "segmentation")
@@ -148,11 +196,16 @@ def pyannote_pipeline(directory: Path) -> Path:
     (directory / "plda").mkdir(parents=True, exist_ok=True)
     np.savez(
         directory / "plda" / "xvec_transform.npz",
-        mean1=rng.normal(size=dim), mean2=rng.normal(size=lda), lda=rng.normal(size=(dim, lda)),
+        mean1=rng.normal(size=dim),
+        mean2=rng.normal(size=lda),
+        lda=rng.normal(size=(dim, lda)),
     )
     rotation, _ = np.linalg.qr(rng.normal(size=(lda, lda)))
     np.savez(
-        directory / "plda" / "plda.npz", mu=rng.normal(size=lda), tr=rotation, psi=np.abs(rng.normal(size=lda)) + 0.5
+        directory / "plda" / "plda.npz",
+        mu=rng.normal(size=lda),
+        tr=rotation,
+        psi=np.abs(rng.normal(size=lda)) + 0.5,
     )
     config = {
         "pipeline": {
@@ -182,8 +235,17 @@ def demucs_model(path: Path, *, samplerate: int = 44100, audio_channels: int = 2
 
     torch.manual_seed(0)
     model = HTDemucs(
-        sources=["drums", "bass", "other", "vocals"], audio_channels=audio_channels, channels=8, dconv_comp=4,
-        depth=2, nfft=512, t_layers=1, t_heads=1, segment=2, samplerate=samplerate, dconv_depth=1,
+        sources=["drums", "bass", "other", "vocals"],
+        audio_channels=audio_channels,
+        channels=8,
+        dconv_comp=4,
+        depth=2,
+        nfft=512,
+        t_layers=1,
+        t_heads=1,
+        segment=1,
+        samplerate=samplerate,
+        dconv_depth=1,
     )
     args, kwargs = model._init_args_kwargs
     path.parent.mkdir(parents=True, exist_ok=True)

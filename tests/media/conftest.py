@@ -4,7 +4,9 @@ committed. Helpers for reading WAV samples without numpy live here too."""
 from __future__ import annotations
 
 import array
+import contextlib
 import math
+import os
 import shutil
 import socket
 import struct
@@ -220,6 +222,45 @@ class Listener:
         self._stop.set()
         self._thread.join()
         self.sock.close()
+
+
+class Tripwire:
+    """A named pipe that records whether anything opened it for reading (then feeds it a secret).
+
+    Opening a FIFO for writing without blocking succeeds only while a reader has it open, so a thread
+    polling that open notices any reader.
+    """
+
+    def __init__(self, path: Path, secret: str) -> None:
+        os.mkfifo(path)
+        self.path = path
+        self.opened = False
+        self._secret = secret.encode()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.005):
+            try:
+                fd = os.open(self.path, os.O_WRONLY | os.O_NONBLOCK)
+            except OSError:
+                continue
+            self.opened = True
+            with contextlib.suppress(OSError):
+                os.write(fd, self._secret * 10)
+            os.close(fd)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+@pytest.fixture
+def tripwire(tmp_path: Path) -> Iterator[Tripwire]:
+    wire = Tripwire(tmp_path / "tripwire.ts", "TRIPWIRE-SECRET")
+    yield wire
+    wire.close()
 
 
 @pytest.fixture

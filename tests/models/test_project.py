@@ -70,6 +70,11 @@ def test_invalid_files_are_config_errors(tmp_path: Path) -> None:
         DubProject.load(bad)
 
 
+def test_a_missing_file_is_a_config_error(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError, match="cannot read"):
+        DubProject.load(tmp_path / "missing.dub.json")
+
+
 def test_save_is_atomic_and_leaves_no_temp_file(tmp_path: Path) -> None:
     _project().save(tmp_path / "p.json")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p.json"]

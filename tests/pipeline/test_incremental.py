@@ -75,7 +75,7 @@ def test_editing_one_line_resynthesises_one_clip_and_remixes(
     from dubkit_sample_plugin.voice import SineVoice
 
     with build_pipeline(CONFIG, registry=registry) as pipeline:
-        first = pipeline.run(sample.path, to="es", source_language="en", run_dir=tmp_path / "run")
+        first = pipeline.run(sample.path, to="es", run_dir=tmp_path / "run")  # source language detected
         exported = first.export(tmp_path / "out")
 
         project = DubProject.load(exported.project)

@@ -55,7 +55,7 @@ class BaseBackend(Generic[OptionsT]):
     """Cheap constructor with typed options; ``load``/``close`` guarded so they run once.
 
     Subclasses declare their options as a nested attrs class named ``Options`` (or keep
-    :class:`NoOptions`) and override :meth:`_load` / :meth:`_close` for weights.
+    `NoOptions`) and override `_load` / `_close` for weights.
     """
 
     plugin_api: ClassVar[int] = PLUGIN_API_VERSION

@@ -161,8 +161,8 @@ BUILTIN_BACKENDS: tuple[BackendSpec, ...] = (
         requires=("transformers", "torch"),
     ),
 )
+"""Every backend that ships with dubkit (heavy ones need an extra; see ``BackendSpec.install_hint``)."""
 
-#: The backends a dub uses when none is named: the offline stack.
 DEFAULT_BACKENDS: dict[BackendKind, str] = {
     BackendKind.SEPARATOR: "none",
     BackendKind.VAD: "silero",
@@ -171,3 +171,4 @@ DEFAULT_BACKENDS: dict[BackendKind, str] = {
     BackendKind.TRANSLATOR: "apertium",
     BackendKind.SYNTHESIZER: "espeak-ng",
 }
+"""The backends a dub uses when none is named: the offline stack, no model hub needed."""

@@ -16,7 +16,7 @@ the background is the sum of the other sources.
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -69,14 +69,15 @@ class WavReader:
                     f.seek(size + (size & 1), 1)
         if fmt is None or len(fmt) < 16:
             raise CorruptMediaError("WAV file without a format chunk", path=str(path))
-        tag, self.channels, self.sample_rate, _, self._block, bits = struct.unpack("<HHIIHH", fmt[:16])
+        tag, channels, rate, _, block, bits = struct.unpack("<HHIIHH", fmt[:16])
+        self.channels, self.sample_rate, self._block = int(channels), int(rate), int(block)
         if tag == _EXTENSIBLE and len(fmt) >= 26:
             tag = struct.unpack("<H", fmt[24:26])[0]
         self._width = bits // 8
         if (tag, self._width) not in ((_PCM, 2), (_PCM, 3), (_PCM, 4), (_FLOAT, 4), (_FLOAT, 8)):
             raise CorruptMediaError(f"unsupported WAV encoding (format {tag}, {bits}-bit)", path=str(path))
         self.is_float = tag == _FLOAT
-        self.frames = min(data_size, path.stat().st_size - self._offset) // self._block
+        self.frames: int = min(int(data_size), path.stat().st_size - self._offset) // self._block
 
     @property
     def duration(self) -> float:
@@ -116,11 +117,21 @@ class WavWriter:
         width = 4 if self.float32 else 2
         block = width * self.channels
         fmt = struct.pack(
-            "<HHIIHH", _FLOAT if self.float32 else _PCM, self.channels, self.sample_rate,
-            self.sample_rate * block, block, 8 * width,
+            "<HHIIHH",
+            _FLOAT if self.float32 else _PCM,
+            self.channels,
+            self.sample_rate,
+            self.sample_rate * block,
+            block,
+            8 * width,
         )
-        return b"RIFF" + struct.pack("<I", 36 + data_bytes) + b"WAVEfmt " + struct.pack("<I", 16) + fmt + (
-            b"data" + struct.pack("<I", data_bytes)
+        return (
+            b"RIFF"
+            + struct.pack("<I", 36 + data_bytes)
+            + b"WAVEfmt "
+            + struct.pack("<I", 16)
+            + fmt
+            + (b"data" + struct.pack("<I", data_bytes))
         )
 
     def write(self, block: F32) -> None:
@@ -192,17 +203,20 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
 
     def _load(self) -> None:
         try:
-            import julius
-            import torch
+            import torch  # noqa: TID251
             from demucs.apply import apply_model
             from demucs.pretrained import get_model
             from demucs.states import load_model
+            from julius.resample import resample_frac
         except ImportError as exc:
-            raise BackendUnavailableError(_KIND, _NAME, f"cannot import demucs: {exc}", install=_INSTALL) from exc
+            raise BackendUnavailableError(
+                _KIND, _NAME, f"cannot import demucs: {exc}", install=_INSTALL
+            ) from exc
         opts = self.options
         try:
             if Path(opts.model).is_file():
-                model = load_model(opts.model)
+                load_file: Callable[[str], Any] = load_model
+                model = load_file(opts.model)
             elif opts.repo is not None:
                 if not Path(opts.repo).is_dir():
                     raise FileNotFoundError(f"model repository {opts.repo!r} is not a directory")
@@ -213,16 +227,23 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
             raise BackendUnavailableError(
                 _KIND,
                 _NAME,
-                f"cannot load demucs model {opts.model!r} ({type(exc).__name__}: {exc}); name a pretrained model "
-                "where its download site can be reached, or point model/repo at local files",
+                f"cannot load demucs model {opts.model!r} ({type(exc).__name__}: {exc}); name a pretrained "
+                "model where its download site can be reached, or point model/repo at local files",
             ) from exc
         if opts.voice_source not in model.sources:
             raise BackendUnavailableError(
-                _KIND, _NAME, f"model {opts.model!r} has no {opts.voice_source!r} source (it has {model.sources})"
+                _KIND,
+                _NAME,
+                f"model {opts.model!r} has no {opts.voice_source!r} source (it has {model.sources})",
             )
         model.to(opts.device)
         model.eval()
-        self._torch, self._model, self._apply, self._resample = torch, model, apply_model, julius.resample_frac
+        self._torch, self._model, self._apply, self._resample = (
+            torch,
+            model,
+            apply_model,
+            resample_frac,
+        )
 
     def _close(self) -> None:
         self._model = self._torch = self._apply = self._resample = None
@@ -241,7 +262,9 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
         opts = self.options
         scale = self._scale(src)
         voice = WavWriter(out_dir / "voice.wav", src.sample_rate, src.channels, float32=src.is_float)
-        background = WavWriter(out_dir / "background.wav", src.sample_rate, src.channels, float32=src.is_float)
+        background = WavWriter(
+            out_dir / "background.wav", src.sample_rate, src.channels, float32=src.is_float
+        )
         try:
             chunk = max(1, int(opts.chunk_seconds * src.sample_rate))
             fade = min(int(opts.crossfade_seconds * src.sample_rate), chunk // 4)
@@ -298,10 +321,19 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
         count = torch.zeros(block.shape[0], 1)
         for group in _channel_groups(block.shape[0], model.audio_channels):
             with torch.inference_mode():
-                est = self._apply(
-                    model, x[group][None] / scale, shifts=opts.shifts, split=True, overlap=opts.overlap,
-                    progress=False, device=opts.device, segment=opts.segment,
-                )[0].cpu() * scale
+                est = (
+                    self._apply(
+                        model,
+                        x[group][None] / scale,
+                        shifts=opts.shifts,
+                        split=True,
+                        overlap=opts.overlap,
+                        progress=False,
+                        device=opts.device,
+                        segment=opts.segment,
+                    )[0].cpu()
+                    * scale
+                )
             for j, channel in enumerate(group):
                 out[:, channel] += est[:, j]
                 count[channel] += 1

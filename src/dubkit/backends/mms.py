@@ -9,6 +9,7 @@ Clips are written as 16-bit mono WAV at the model's sampling rate; ``Voice.rate`
 
 from __future__ import annotations
 
+import importlib
 import types
 import wave
 from collections.abc import Collection, Mapping, Sequence
@@ -110,7 +111,7 @@ class MMSSynthesizer(BaseSynthesizer["MMSSynthesizer.Options"]):
 
     def _load(self) -> None:
         try:
-            import torch
+            import torch  # noqa: TID251
             import transformers
         except ImportError as exc:
             raise BackendUnavailableError(
@@ -188,7 +189,7 @@ class MMSSynthesizer(BaseSynthesizer["MMSSynthesizer.Options"]):
 
     def _romanise(self, text: str, language: str) -> str:
         try:
-            import uroman  # romaniser some MMS models expect (non-Latin scripts)
+            uroman = importlib.import_module("uroman")  # romaniser some MMS models expect
         except ImportError as exc:
             raise BackendUnavailableError(
                 _KIND,

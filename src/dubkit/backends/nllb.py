@@ -2,7 +2,7 @@
 
 The model loads by hub name (``facebook/nllb-200-distilled-600M`` by default, fetched once into the
 Hugging Face cache) or from a local directory saved with ``save_pretrained``. dubkit's ISO 639-1 codes
-map to NLLB's FLORES-200 codes (``es`` -> ``spa_Latn``) through :mod:`dubkit.models.languages`; the
+map to NLLB's FLORES-200 codes (``es`` -> ``spa_Latn``) through `dubkit.models.languages`; the
 pairs offered are every pair among the languages whose code the tokenizer knows. ``n_best`` comes
 from beam search with ``num_return_sequences``.
 """
@@ -34,12 +34,12 @@ _INSTALL = "pip install 'dubkit[nllb]'"
 
 
 def _known_codes(tokens: Collection[str]) -> frozenset[str]:
-    """dubkit languages whose NLLB code is one of ``tokens``."""
+    """The dubkit languages whose NLLB code is one of ``tokens``."""
     return frozenset(lang.code for lang in LANGUAGES if lang.nllb in tokens)
 
 
 def _tokens_in_files(directory: Path) -> frozenset[str] | None:
-    """Tokens named in a saved tokenizer (``tokenizer.json``), read without transformers; ``None`` if absent."""
+    """Tokens of a saved ``tokenizer.json``, read without transformers; ``None`` if there is none."""
     path = directory / "tokenizer.json"
     if not path.is_file():
         return None
@@ -107,7 +107,7 @@ class NLLBTranslator(BaseTranslator["NLLBTranslator.Options"]):
 
     def _load(self) -> None:
         try:
-            import torch
+            import torch  # noqa: TID251
             from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
         except ImportError as exc:
             raise BackendUnavailableError(
@@ -172,7 +172,7 @@ class NLLBTranslator(BaseTranslator["NLLBTranslator.Options"]):
                 raise BackendRuntimeError(
                     f"translation failed: {exc}", kind=_KIND, name=_NAME, unit=f"lines {batch[0]}-{batch[-1]}"
                 ) from exc
-            for i, candidates in zip(batch, outputs):
+            for i, candidates in zip(batch, outputs, strict=True):
                 results[i] = candidates
         return results
 

@@ -32,14 +32,15 @@ _INSTALL = "pip install 'dubkit[whisper]'"
 _RATE = 16000
 _MIN_REGION = 0.02  # seconds; shorter regions hold no decodable audio
 
+_WHISPER_CODES = (
+    "en zh de es ru ko fr ja pt tr pl ca nl ar sv it id hi fi vi he uk el ms cs ro da hu ta nb th ur "
+    "hr bg lt la mi ml cy sk te fa lv bn sr az sl kn et mk br eu is hy ne mn bs kk sq sw gl mr pa si "
+    "km sn yo so af oc ka be tg sd gu am yi lo uz fo ht ps tk nn mt sa lb my bo tl mg as tt haw ln "
+    "ha ba jw su yue"
+)
 #: Whisper's language codes (``whisper.tokenizer.LANGUAGES``), as ISO 639-1 where dubkit differs
 #: (Whisper's ``no`` is dubkit's ``nb``). A test checks this against the installed package.
-WHISPER_LANGUAGES: frozenset[str] = frozenset(
-    "en zh de es ru ko fr ja pt tr pl ca nl ar sv it id hi fi vi he uk el ms cs ro da hu ta nb th ur hr "
-    "bg lt la mi ml cy sk te fa lv bn sr az sl kn et mk br eu is hy ne mn bs kk sq sw gl mr pa si km sn yo "
-    "so af oc ka be tg sd gu am yi lo uz fo ht ps tk nn mt sa lb my bo tl mg as tt haw ln ha ba jw su "
-    "yue".split()
-)
+WHISPER_LANGUAGES: frozenset[str] = frozenset(_WHISPER_CODES.split())
 _TO_WHISPER = {"nb": "no"}
 _FROM_WHISPER = {v: k for k, v in _TO_WHISPER.items()}
 
@@ -124,7 +125,9 @@ class OpenAIWhisperTranscriber(BaseTranscriber["OpenAIWhisperTranscriber.Options
             import whisper
             import whisper.tokenizer
         except ImportError as exc:
-            raise BackendUnavailableError(_KIND, _NAME, f"cannot import whisper: {exc}", install=_INSTALL) from exc
+            raise BackendUnavailableError(
+                _KIND, _NAME, f"cannot import whisper: {exc}", install=_INSTALL
+            ) from exc
         opts = self.options
         try:
             model = whisper.load_model(opts.model, device=opts.device, download_root=opts.download_root)
@@ -149,7 +152,9 @@ class OpenAIWhisperTranscriber(BaseTranscriber["OpenAIWhisperTranscriber.Options
         fp16 = self.options.fp16
         return self.options.device.startswith("cuda") if fp16 is None else fp16
 
-    def _detect(self, samples: npt.NDArray[np.float32], spans: Sequence[tuple[float, float]]) -> tuple[str, float]:
+    def _detect(
+        self, samples: npt.NDArray[np.float32], spans: Sequence[tuple[float, float]]
+    ) -> tuple[str, float]:
         """Detect the language on up to ``detect_seconds`` of speech taken from the first regions."""
         whisper, model = self._whisper, self._model
         if not model.is_multilingual:
@@ -207,7 +212,9 @@ class OpenAIWhisperTranscriber(BaseTranscriber["OpenAIWhisperTranscriber.Options
         segments = tuple(_segments(result.get("segments", ()), spans))
         return Transcript(language=language, segments=segments, language_probability=probability)
 
-    def _run(self, samples: npt.NDArray[np.float32], spans: Sequence[tuple[float, float]], language: str) -> Any:
+    def _run(
+        self, samples: npt.NDArray[np.float32], spans: Sequence[tuple[float, float]], language: str
+    ) -> Any:
         opts = self.options
         decode: dict[str, Any] = {"fp16": self._fp16}
         if opts.beam_size is not None:
@@ -231,10 +238,14 @@ class OpenAIWhisperTranscriber(BaseTranscriber["OpenAIWhisperTranscriber.Options
 
 def _span_of(start: float, spans: Sequence[tuple[float, float]]) -> tuple[float, float]:
     """The region a time falls in (or the nearest one)."""
-    return min(spans, key=lambda s: 0.0 if s[0] <= start <= s[1] else min(abs(start - s[0]), abs(start - s[1])))
+    return min(
+        spans, key=lambda s: 0.0 if s[0] <= start <= s[1] else min(abs(start - s[0]), abs(start - s[1]))
+    )
 
 
-def _segments(raw: Sequence[dict[str, Any]], spans: Sequence[tuple[float, float]]) -> Iterator[TranscriptSegment]:
+def _segments(
+    raw: Sequence[dict[str, Any]], spans: Sequence[tuple[float, float]]
+) -> Iterator[TranscriptSegment]:
     index = 0
     for seg in raw:
         text = str(seg.get("text", "")).strip()
@@ -250,7 +261,9 @@ def _segments(raw: Sequence[dict[str, Any]], spans: Sequence[tuple[float, float]
         words = []
         for w in seg.get("words") or ():
             w_start = clamp(w["start"])
-            words.append(Word(w_start, max(w_start, clamp(w["end"])), str(w["word"]), float(w["probability"])))
+            words.append(
+                Word(w_start, max(w_start, clamp(w["end"])), str(w["word"]), float(w["probability"]))
+            )
         if words:
             confidence: float | None = float(np.mean([w.probability for w in words]))
         elif "avg_logprob" in seg:

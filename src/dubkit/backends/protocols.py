@@ -16,7 +16,7 @@ support. Each capability has exactly one required method:
 Optional hooks a backend may add, read through the helpers at the bottom of this module:
 ``languages()`` (transcriber, synthesizer), ``language_pairs()`` (translator), ``voices(language)``
 (synthesizer). The easiest way to satisfy a protocol is to subclass the matching ``Base*`` class
-from :mod:`dubkit.backends.base`.
+from `dubkit.backends.base`.
 """
 
 from __future__ import annotations
@@ -51,9 +51,11 @@ __all__ = [
     "synthesizer_voices",
 ]
 
-#: The plugin API version this dubkit implements. A backend declares the version it was written for
-#: as the class attribute ``plugin_api``; a mismatch fails at load with BackendValidationError.
 PLUGIN_API_VERSION = 1
+"""The plugin API version this dubkit implements.
+
+A backend declares the version it was written for as the class attribute ``plugin_api``; a mismatch
+fails at load with BackendValidationError."""
 
 
 class BackendKind(str, Enum):
@@ -159,7 +161,7 @@ class Translator(Backend, Protocol):
     ) -> Sequence[Sequence[str | TranslationCandidate]]:
         """For each text, up to ``n_best`` candidate translations, best first (at least one).
 
-        A candidate is a plain string, or a :class:`TranslationCandidate` when the translator can say
+        A candidate is a plain string, or a `TranslationCandidate` when the translator can say
         which words it left untranslated.
         """
         ...

@@ -39,18 +39,20 @@ def _quiet_import() -> Iterator[None]:
 
 
 def _label_map(labels: Sequence[str]) -> dict[str, str]:
-    """pyannote labels -> ``SPEAKER_00``, ``SPEAKER_01``, ... in order of first appearance."""
+    """Map pyannote labels to ``SPEAKER_00``, ``SPEAKER_01``, ... in order of first appearance."""
     return {label: f"SPEAKER_{i:02d}" for i, label in enumerate(dict.fromkeys(labels))}
 
 
 def _clip_to_regions(
     turns: Sequence[tuple[float, float, str]], regions: Sequence[SpeechRegion], fill: bool
 ) -> list[SpeakerTurn]:
-    """Intersect turns with regions; with ``fill``, parts of regions no turn covers go to the nearest speaker."""
+    """Intersect turns with regions; with ``fill``, uncovered parts of regions go to the nearest speaker."""
     out: list[SpeakerTurn] = []
     for region in sorted(regions, key=lambda r: r.start):
         inside = sorted(
-            (max(s, region.start), min(e, region.end), spk) for s, e, spk in turns if s < region.end and e > region.start
+            (max(s, region.start), min(e, region.end), spk)
+            for s, e, spk in turns
+            if s < region.end and e > region.start
         )
         if fill and turns:
             cursor = region.start
@@ -121,7 +123,7 @@ class PyannoteDiarizer(BaseDiarizer["PyannoteDiarizer.Options"]):
 
     def _load(self) -> None:
         try:
-            import torch
+            import torch  # noqa: TID251
 
             with _quiet_import():
                 from pyannote.audio import Pipeline
@@ -183,7 +185,10 @@ class PyannoteDiarizer(BaseDiarizer["PyannoteDiarizer.Options"]):
             ) from exc
         # pyannote.audio 4 returns a DiarizeOutput; 3.x returned the Annotation itself.
         annotation = getattr(output, "speaker_diarization", output)
-        raw = [(float(seg.start), float(seg.end), str(label)) for seg, _, label in annotation.itertracks(yield_label=True)]
+        raw = [
+            (float(seg.start), float(seg.end), str(label))
+            for seg, _, label in annotation.itertracks(yield_label=True)
+        ]
         raw.sort()
         names = _label_map([label for _, _, label in raw])
         turns = [(s, e, names[label]) for s, e, label in raw if e > s]

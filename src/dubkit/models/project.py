@@ -139,6 +139,7 @@ class DubProject(_Model):
     dubkit_version: str
     source: SourceMedia
     source_language: str
+    requested_source_language: str = "auto"
     target_language: str
     backends: dict[str, BackendChoice] = Field(default_factory=dict)
     speakers: list[ProjectSpeaker] = Field(default_factory=list)
@@ -173,7 +174,12 @@ class DubProject(_Model):
         Raises:
             ConfigError: the file is not valid JSON or not a dub project of a known schema version.
         """
-        raw = Path(path).read_text(encoding="utf-8")
+        try:
+            raw = Path(path).read_text(encoding="utf-8")
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot read dub project {path}: {exc.strerror or exc}", field="project"
+            ) from exc
         try:
             data = json.loads(raw)
         except json.JSONDecodeError as exc:

@@ -1,4 +1,4 @@
-"""The pipeline core: stages, context, progress, the artifact cache and the :class:`Pipeline` itself.
+"""The pipeline core: stages, context, progress, the artifact cache and the `Pipeline` itself.
 
 Importing this package imports no heavy dependency (no torch, no model runtime).
 """

@@ -1,15 +1,17 @@
-"""Builds the standard 11-stage pipeline from a :class:`PipelineConfig` and a backend registry."""
+"""Builds the standard 11-stage pipeline from a `PipelineConfig` and a backend registry."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dubkit.backends.binding import BackendBinding
 from dubkit.backends.catalog import DEFAULT_BACKENDS
 from dubkit.backends.protocols import BackendKind
 from dubkit.backends.registry import Registry
+from dubkit.errors import ConfigError
 from dubkit.media import MediaLimits
 from dubkit.pipeline.pipeline import Pipeline
 from dubkit.pipeline.stage import Stage
@@ -52,6 +54,20 @@ class PipelineConfig(BaseModel):
     target_lufs: float = Field(default=-16.0, ge=-70.0, le=0.0)
     max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     max_duration_seconds: float = Field(default=3 * 3600.0, gt=0)
+
+    @classmethod
+    def from_mapping(cls, values: Mapping[str, Any]) -> PipelineConfig:
+        """Validate settings from a CLI, a config file or a request.
+
+        Raises:
+            ConfigError: an unknown key or an invalid value (the error names the field).
+        """
+        try:
+            return cls.model_validate(dict(values))
+        except ValidationError as exc:
+            first = exc.errors()[0]
+            field = ".".join(str(p) for p in first["loc"])
+            raise ConfigError(f"invalid pipeline setting {field!r}: {first['msg']}", field=field) from exc
 
     def backend_name(self, kind: BackendKind) -> str:
         """The backend chosen for ``kind``."""

@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 
 @attrs.define
 class StageContext:
-    """Passed to :meth:`Stage.run`.
+    """Passed to `Stage.run`.
 
     Attributes:
         stage: The running stage's name.
@@ -51,7 +51,7 @@ class StageContext:
         self._report(min(1.0, max(0.0, fraction)), message)
 
     def check_cancelled(self) -> None:
-        """Raise :class:`~dubkit.errors.CancelledError` if the run was cancelled; call between units.
+        """Raise `dubkit.errors.CancelledError` if the run was cancelled; call between units.
 
         Raises:
             CancelledError: the run's cancel token was cancelled.
@@ -78,7 +78,7 @@ class StageContext:
         self.progress(1.0, f"{count} {label}s")
 
     def attempt(self, unit: str, work: Callable[[], U]) -> U | None:
-        """Run one unit of work with retries; a unit that still fails is recorded in :attr:`issues`.
+        """Run one unit of work with retries; a unit that still fails is recorded in `issues`.
 
         In strict mode the failure stops the stage instead.
 

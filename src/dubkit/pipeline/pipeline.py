@@ -1,4 +1,4 @@
-"""The :class:`Pipeline`: a declared sequence of stages, validated before work, resumable by design."""
+"""The `Pipeline`: a declared sequence of stages, validated before work, resumable by design."""
 
 from __future__ import annotations
 
@@ -35,7 +35,7 @@ def _no_progress(event: ProgressEvent) -> None:
 class Pipeline:
     """A sequence of stages that turns a media file into a dub.
 
-    Build one with :func:`dubkit.pipeline.build.build_pipeline` (the standard 11 stages with chosen
+    Build one with `dubkit.pipeline.build.build_pipeline` (the standard 11 stages with chosen
     backends) or from your own stages. A pipeline holds loaded backends: reuse it for several runs,
     and close it (or use it as a context manager) to free them.
 
@@ -127,7 +127,7 @@ class Pipeline:
         voices: Mapping[str, Voice] | None = None,
         strict: bool = False,
     ) -> RunRequest:
-        """Build a validated :class:`RunRequest` (the input is hashed, not yet probed).
+        """Build a validated `RunRequest` (the input is hashed, not yet probed).
 
         Raises:
             ConfigError: the input does not exist, or the request is invalid.
@@ -210,7 +210,7 @@ class Pipeline:
             project.source.path,
             to=project.target_language,
             run_dir=folder,
-            source_language=project.source_language,
+            source_language=project.requested_source_language,
             progress=progress,
             cancel=cancel,
             edits=project.translation_edits(),
@@ -225,7 +225,7 @@ class Pipeline:
         progress: ProgressHook | None = None,
         cancel: CancelToken | None = None,
     ) -> DubResult:
-        """Run a prepared request (see :meth:`run`)."""
+        """Run a prepared request (see `run`)."""
         hook = progress or _no_progress
         token = cancel or CancelToken()
         store = ArtifactStore(run_dir)

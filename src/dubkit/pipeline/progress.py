@@ -1,8 +1,8 @@
 """Progress reporting and cancellation: a hook the application chooses, and a cancel token.
 
-The pipeline calls a :class:`ProgressHook` with :class:`ProgressEvent` values; ready hooks print to
-``logging`` (:class:`LoggingProgress`), draw tqdm bars in notebooks and terminals
-(:class:`TqdmProgress`) or a rich live display in the CLI (:class:`RichProgress`).
+The pipeline calls a `ProgressHook` with `ProgressEvent` values; ready hooks print to
+``logging`` (`LoggingProgress`), draw tqdm bars in notebooks and terminals
+(`TqdmProgress`) or a rich live display in the CLI (`RichProgress`).
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ class ProgressEvent:
 
 
 class ProgressHook(Protocol):
-    """Anything callable with a :class:`ProgressEvent`. It must be quick and must not raise."""
+    """Anything callable with a `ProgressEvent`. It must be quick and must not raise."""
 
     def __call__(self, event: ProgressEvent) -> None:
         """Receive one event."""
@@ -85,11 +85,11 @@ class CancelToken:
 
     @property
     def cancelled(self) -> bool:
-        """Whether :meth:`cancel` was called."""
+        """Whether `cancel` was called."""
         return self._event.is_set()
 
     def raise_if_cancelled(self, stage: str | None = None) -> None:
-        """Raise :class:`~dubkit.errors.CancelledError` if cancelled.
+        """Raise `dubkit.errors.CancelledError` if cancelled.
 
         Raises:
             CancelledError: the token was cancelled.
@@ -135,13 +135,14 @@ class TqdmProgress:
 
         bar = self._bars.get(event.stage)
         if bar is None:
-            bar = tqdm(
-                total=100,
-                desc=f"{event.index + 1}/{event.total} {event.stage}",
-                unit="%",
-                leave=True,
+            settings = {
+                "total": 100,
+                "desc": f"{event.index + 1}/{event.total} {event.stage}",
+                "unit": "%",
+                "leave": True,
                 **self._kwargs,
-            )
+            }
+            bar = tqdm(**settings)
             self._bars[event.stage] = bar
         bar.n = round(event.fraction * 100)
         if event.message:

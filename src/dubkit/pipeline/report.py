@@ -158,6 +158,7 @@ def build_project(
             has_video=media.has_video if media else False,
         ),
         source_language=transcript.language if transcript else (request.source_language or "auto"),
+        requested_source_language=request.source_language or "auto",
         target_language=request.target_language,
         backends=dict(backends or {}),
         speakers=speakers,

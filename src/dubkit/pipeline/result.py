@@ -49,7 +49,7 @@ class ExportedDub:
 
 @attrs.frozen(eq=False)
 class DubResult:
-    """The outcome of :meth:`Pipeline.run`.
+    """The outcome of `Pipeline.run`.
 
     Attributes:
         request: What was asked.

@@ -1,8 +1,8 @@
-"""The stage contract: typed artifact keys, the run request, and the :class:`Stage` protocol.
+"""The stage contract: typed artifact keys, the run request, and the `Stage` protocol.
 
 A stage declares the artifacts it reads (``inputs``) and the one it writes (``output``), each an
-:class:`ArtifactKey` carrying the artifact's type. The pipeline checks before any work that every
-input is produced by an earlier stage, hashes a stage's inputs and :meth:`Stage.fingerprint` into
+`ArtifactKey` carrying the artifact's type. The pipeline checks before any work that every
+input is produced by an earlier stage, hashes a stage's inputs and `Stage.fingerprint` into
 the key of its artifact, and skips the stage when that artifact already exists.
 """
 
@@ -96,7 +96,7 @@ class RunRequest:
 
 
 class Stage(Protocol[T_co]):
-    """One step of the pipeline. Implementations should subclass :class:`BaseStage`.
+    """One step of the pipeline. Implementations should subclass `BaseStage`.
 
     Attributes:
         name: Unique name within a pipeline (``transcribe``).
@@ -136,7 +136,7 @@ class Stage(Protocol[T_co]):
 
 
 class BaseStage(Generic[T]):
-    """Defaults for the optional parts of :class:`Stage`."""
+    """Defaults for the optional parts of `Stage`."""
 
     name: str = ""
     version: str = "1"

@@ -17,7 +17,7 @@ __all__ = ["ProbeStage"]
 
 
 class ProbeStage(BaseStage[MediaInfo]):
-    """Runs :func:`dubkit.media.probe` with the configured limits."""
+    """Runs `dubkit.media.probe` with the configured limits."""
 
     name = "probe"
     inputs = (SOURCE,)

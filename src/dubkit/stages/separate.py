@@ -16,7 +16,7 @@ __all__ = ["SeparateStage"]
 
 
 class SeparateStage(BaseStage[Stems]):
-    """Runs a :class:`~dubkit.backends.protocols.Separator` (``none`` keeps the original for ducking)."""
+    """Runs a `dubkit.backends.protocols.Separator` (``none`` keeps the original for ducking)."""
 
     name = "separate"
     inputs = (AUDIO,)

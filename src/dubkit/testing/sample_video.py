@@ -13,7 +13,6 @@ import numpy as np
 
 __all__ = ["DEFAULT_SCRIPT", "SampleLine", "SampleVideo", "make_sample_video"]
 
-#: (voice, text) lines of the default sample: two speakers alternating.
 DEFAULT_SCRIPT: tuple[tuple[str, str], ...] = (
     ("en+m3", "Good morning, and welcome to the weekly science report."),
     ("en+f4", "Thank you. Today we talk about the water cycle on our planet."),
@@ -22,6 +21,7 @@ DEFAULT_SCRIPT: tuple[tuple[str, str], ...] = (
     ("en+m3", "The rivers bring the water back to the sea."),
     ("en+f4", "That is all for today. See you next week."),
 )
+"""(voice, text) lines of the default sample: two espeak-ng voices alternating."""
 
 
 @attrs.frozen
