@@ -30,8 +30,11 @@ def main() -> None:
     results = {"python": sys.version.split()[0], "repeats": REPEATS, "bare_interpreter_s": round(baseline, 4)}
     for module in MODULES:
         total = _time(f"import {module}")
-        results[module] = {"total_s": round(total, 4), "import_s": round(total - baseline, 4),
-                           "ratio_to_bare_interpreter": round(total / baseline, 2)}
+        results[module] = {
+            "total_s": round(total, 4),
+            "import_s": round(total - baseline, 4),
+            "ratio_to_bare_interpreter": round(total / baseline, 2),
+        }
     out = Path(__file__).parent / "results" / "import.json"
     out.parent.mkdir(exist_ok=True)
     out.write_text(json.dumps(results, indent=2) + "\n")

@@ -27,14 +27,25 @@ RESULTS = Path(__file__).parents[1] / "benchmarks" / "results" / "e2e_quality.js
 
 
 def _wer(reference: str, hypothesis: str) -> float:
-    clean = jiwer.Compose([jiwer.ToLowerCase(), jiwer.RemovePunctuation(), jiwer.RemoveMultipleSpaces(),
-                           jiwer.Strip(), jiwer.ReduceToListOfListOfWords()])
+    clean = jiwer.Compose(
+        [
+            jiwer.ToLowerCase(),
+            jiwer.RemovePunctuation(),
+            jiwer.RemoveMultipleSpaces(),
+            jiwer.Strip(),
+            jiwer.ReduceToListOfListOfWords(),
+        ]
+    )
     return float(jiwer.wer(reference, hypothesis, reference_transform=clean, hypothesis_transform=clean))
 
 
 def _video_md5(path: Path) -> str:
-    out = subprocess.run(["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v", "-c", "copy",
-                          "-f", "md5", "-"], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), "-map", "0:v", "-c", "copy", "-f", "md5", "-"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout
     return out.strip()
 
 
@@ -82,15 +93,21 @@ def test_transcript_speakers_and_back_transcription(sample: SampleVideo, dubbed:
     back_wer = _wer(translation, back.text)
 
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(json.dumps({
-        "source_wer": round(source_wer, 3),
-        "back_transcription_wer_es": round(back_wer, 3),
-        "speakers_found": len(speakers),
-        "segments": len(project.segments),
-        "loudness_lufs": project.quality.loudness_lufs,
-        "stage_seconds": project.quality.stage_seconds,
-        "media_seconds": round(sample.duration, 2),
-    }, indent=2) + "\n")
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "source_wer": round(source_wer, 3),
+                "back_transcription_wer_es": round(back_wer, 3),
+                "speakers_found": len(speakers),
+                "segments": len(project.segments),
+                "loudness_lufs": project.quality.loudness_lufs,
+                "stage_seconds": project.quality.stage_seconds,
+                "media_seconds": round(sample.duration, 2),
+            },
+            indent=2,
+        )
+        + "\n"
+    )
 
     assert source_wer <= 0.30, source_wer
     assert len(speakers) == 2, speakers
@@ -99,10 +116,10 @@ def test_transcript_speakers_and_back_transcription(sample: SampleVideo, dubbed:
 
 
 def test_audio_only_input_gives_audio_only_output(tmp_path: Path) -> None:
-    sample = make_sample_video(tmp_path / "podcast.m4a", audio_only=True,
-                               script=(("en+m3", "Hello and welcome to the show."),))
-    result = dubkit.dub(sample.path, to="es", progress=False,
-                        config=PipelineConfig(diarizer="single"))
+    sample = make_sample_video(
+        tmp_path / "podcast.m4a", audio_only=True, script=(("en+m3", "Hello and welcome to the show."),)
+    )
+    result = dubkit.dub(sample.path, to="es", progress=False, config=PipelineConfig(diarizer="single"))
     assert result.output is not None
     assert (tmp_path / "podcast.es.m4a").is_file()
     assert not probe(tmp_path / "podcast.es.m4a").has_video

@@ -14,6 +14,7 @@ import pytest
 from dubkit.models.media import AudioFile
 
 RATE = 16000
+S16 = ("-sample_fmt", "s16")
 
 #: The script of the single-voice English clip.
 ENGLISH_LINES = (
@@ -64,8 +65,20 @@ def speak(text: str, voice: str, work: Path, name: str) -> np.ndarray:
     raw, converted = work / f"{name}.raw.wav", work / f"{name}.wav"
     subprocess.run([need("espeak-ng"), "-v", voice, "-w", str(raw), "--", text], check=True)
     subprocess.run(
-        [need("ffmpeg"), "-v", "error", "-y", "-i", str(raw), "-ar", str(RATE), "-ac", "1"]
-        + ["-sample_fmt", "s16", str(converted)],
+        [
+            need("ffmpeg"),
+            "-v",
+            "error",
+            "-y",
+            "-i",
+            str(raw),
+            "-ar",
+            str(RATE),
+            "-ac",
+            "1",
+            *S16,
+            str(converted),
+        ],
         check=True,
     )
     with wave.open(str(converted), "rb") as wav:
@@ -90,7 +103,12 @@ def trim(samples: np.ndarray, level: float = 0.01) -> np.ndarray:
 
 
 def build_clip(
-    path: Path, lines: tuple[tuple[str, str], ...], *, lead: float = 0.6, pause: float = 1.2, tail: float = 0.8
+    path: Path,
+    lines: tuple[tuple[str, str], ...],
+    *,
+    lead: float = 0.6,
+    pause: float = 1.2,
+    tail: float = 0.8,
 ) -> SpokenClip:
     """Speak ``(voice, text)`` lines one after another with silent pauses between them."""
     work = path.parent / f"{path.stem}.parts"

@@ -6,6 +6,7 @@ import subprocess
 import sys
 import wave
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -26,8 +27,8 @@ def model_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return demucs_model(tmp_path_factory.mktemp("demucs") / "tiny.th")
 
 
-def fast(model: Path, **kw: object) -> DemucsSeparator.Options:
-    return DemucsSeparator.Options(model=str(model), shifts=0, **kw)  # type: ignore[arg-type]
+def fast(model: Path, **kw: Any) -> DemucsSeparator.Options:
+    return DemucsSeparator.Options(model=str(model), shifts=0, **kw)
 
 
 def read(path: Path) -> tuple[int, int, np.ndarray]:

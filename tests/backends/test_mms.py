@@ -63,7 +63,7 @@ def test_options_from_a_mapping() -> None:
     assert dict(opts.models) == {"es": "/m/spa"}
     assert opts.model_template is None
     with pytest.raises(TypeError):
-        opts.models["fr"] = "x"  # type: ignore[index]
+        opts.models["fr"] = "x"
 
 
 def test_languages_and_voices(synth: MMSSynthesizer, model_dir: Path) -> None:

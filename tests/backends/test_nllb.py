@@ -3,6 +3,7 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,8 +25,8 @@ def model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return nllb_model(tmp_path_factory.mktemp("nllb") / "model")
 
 
-def options(model_dir: Path, **kw: object) -> NLLBTranslator.Options:
-    return NLLBTranslator.Options(model=str(model_dir), local_files_only=True, max_length=16, **kw)  # type: ignore[arg-type]
+def options(model_dir: Path, **kw: Any) -> NLLBTranslator.Options:
+    return NLLBTranslator.Options(model=str(model_dir), local_files_only=True, max_length=16, **kw)
 
 
 @pytest.fixture(scope="module")

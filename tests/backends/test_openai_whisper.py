@@ -3,7 +3,9 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
+import attrs
 import numpy as np
 import pytest
 
@@ -16,8 +18,13 @@ from dubkit.testing import check_backend, write_tone_wav
 
 pytest.importorskip("whisper")
 
-# Greedy, one temperature, short output: the random model is cheap to run.
-FAST = {"beam_size": None, "temperature": (0.0,), "condition_on_previous_text": False}
+
+def fast(checkpoint: Path, **changes: Any) -> OpenAIWhisperTranscriber.Options:
+    """Greedy, one temperature, no prompt: the random model is cheap to run."""
+    opts = OpenAIWhisperTranscriber.Options(
+        model=str(checkpoint), beam_size=None, temperature=(0.0,), condition_on_previous_text=False
+    )
+    return attrs.evolve(opts, **changes)
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +36,7 @@ def checkpoint(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def transcriber(checkpoint: Path) -> OpenAIWhisperTranscriber:
-    backend = OpenAIWhisperTranscriber(OpenAIWhisperTranscriber.Options(model=str(checkpoint), **FAST))
+    backend = OpenAIWhisperTranscriber(fast(checkpoint))
     backend.load()
     return backend
 
@@ -104,7 +111,7 @@ def test_no_regions_means_no_work(transcriber: OpenAIWhisperTranscriber, tmp_pat
 
 def test_word_timestamps_off(checkpoint: Path, tmp_path: Path) -> None:
     audio = write_tone_wav(tmp_path / "tone.wav", seconds=2.0)
-    opts = OpenAIWhisperTranscriber.Options(model=str(checkpoint), word_timestamps=False, **FAST)
+    opts = fast(checkpoint, word_timestamps=False)
     with OpenAIWhisperTranscriber(opts) as backend:
         transcript = backend.transcribe(audio, [SpeechRegion(0.0, 2.0)], "en")
     assert all(seg.words == () for seg in transcript.segments)
@@ -112,7 +119,7 @@ def test_word_timestamps_off(checkpoint: Path, tmp_path: Path) -> None:
 
 
 def test_conforms(checkpoint: Path, tmp_path: Path) -> None:
-    opts = OpenAIWhisperTranscriber.Options(model=str(checkpoint), **FAST)
+    opts = fast(checkpoint, word_timestamps=False)
     check_backend("transcriber", lambda: OpenAIWhisperTranscriber(opts), workdir=tmp_path)
 
 

@@ -32,12 +32,14 @@ def whisper_checkpoint(path: Path) -> Path:
         n_audio_head=2,
         n_audio_layer=1,
         n_vocab=51865,
-        n_text_ctx=64,
+        n_text_ctx=24,
         n_text_state=32,
         n_text_head=2,
         n_text_layer=1,
     )
     model = Whisper(dims)
+    # Whisper leaves the decoder's positional embedding uninitialised (torch.empty): real checkpoints fill it.
+    torch.nn.init.normal_(model.decoder.positional_embedding, std=0.02)
     path.parent.mkdir(parents=True, exist_ok=True)
     torch.save({"dims": dims.__dict__, "model_state_dict": model.state_dict()}, path)
     return path

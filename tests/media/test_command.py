@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import re
 from pathlib import Path
@@ -20,8 +21,10 @@ FAKE = FFmpeg(Path("/usr/bin/ffmpeg"), Path("/usr/bin/ffprobe"), "5.1", ProcessL
 
 # Names an uploader or a script might produce: options, quotes, spaces, newlines, protocols, non-ASCII.
 NAME_CHARS = st.sampled_from(list(" -_.'\"\\:;|&$`*?!#%=,()[]{}<>\n\t") + list("aZ09ñé日本ßΩ"))
-names = st.text(NAME_CHARS, min_size=1, max_size=40).filter(lambda n: n not in (".", "..")).map(
-    lambda n: n.replace("/", "_")
+names = (
+    st.text(NAME_CHARS, min_size=1, max_size=40)
+    .filter(lambda n: n not in (".", ".."))
+    .map(lambda n: n.replace("/", "_"))
 )
 OPTION = re.compile(r"^-[A-Za-z_][A-Za-z0-9_:]*$")
 
@@ -61,7 +64,7 @@ def test_every_input_is_confined() -> None:
     source = media_input(Path("/job/in.mkv"), "matroska", ffmpeg=FAKE, codecs=["vp9", "opus"], ss=1.5)
     argv = ffmpeg_argv(FAKE, ffmpeg_python.output(source, "file:/job/out.wav", f="wav"))
     assert argv[:6] == ["/usr/bin/ffmpeg", "-nostdin", "-hide_banner", "-nostats", "-loglevel", "error"]
-    opts = dict(zip(argv[: argv.index("-i")][::1], argv[1 : argv.index("-i") + 1], strict=False))
+    opts = dict(itertools.pairwise(argv[: argv.index("-i") + 1]))
     assert opts["-f"] == "matroska"
     assert opts["-format_whitelist"] == "matroska"
     assert opts["-protocol_whitelist"] == "file,pipe"
@@ -79,7 +82,7 @@ def test_unknown_demuxers_are_refused() -> None:
 
 def test_ffprobe_is_confined() -> None:
     argv = ffprobe_argv(FAKE, Path("/job/in.mp4"), max_pixels=640 * 480)
-    opts = dict(zip(argv, argv[1:], strict=False))
+    opts = dict(itertools.pairwise(argv))
     assert opts["-protocol_whitelist"] == "file"
     assert opts["-format_whitelist"] == format_whitelist()
     assert "hls" not in opts["-format_whitelist"] and "concat" not in opts["-format_whitelist"]

@@ -13,6 +13,7 @@ import logging
 import secrets
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -39,10 +40,10 @@ def _ffconcat(port: int) -> str:
     )
 
 
-SCRIPTS = {
+SCRIPTS: dict[str, Callable[[int], str]] = {
     "hls": _hls,
     "hls-network-first": functools.partial(_hls, network_first=True),
-    "ffconcat": lambda port: _ffconcat(port),
+    "ffconcat": _ffconcat,
 }
 
 
@@ -87,8 +88,8 @@ def test_rejected_at_probe_without_leaks(
     suffix: str,
     tmp_path: Path,
     ffmpeg: FFmpeg,
-    listener,
-    tripwire,
+    listener: Any,
+    tripwire: Any,
     sentinel: tuple[Path, str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -112,8 +113,8 @@ def test_rejected_at_probe_without_leaks(
 def test_forced_demuxer_protects_calls_that_skip_probe(
     tmp_path: Path,
     ffmpeg: FFmpeg,
-    listener,
-    tripwire,
+    listener: Any,
+    tripwire: Any,
     sentinel: tuple[Path, str],
     caplog: pytest.LogCaptureFixture,
 ) -> None:

@@ -11,7 +11,7 @@ import pytest
 from dubkit.media import FFmpeg, measure_loudness
 from dubkit.media.loudness import Loudness, LoudnessTarget, normalize_filter, parse_loudnorm
 
-LOG = """[Parsed_loudnorm_0 @ 0x5] 
+LOG = """[Parsed_loudnorm_0 @ 0x5]
 {
 	"input_i" : "-27.61",
 	"input_tp" : "-4.47",
@@ -29,14 +29,21 @@ LOG = """[Parsed_loudnorm_0 @ 0x5]
 
 def test_parse() -> None:
     measured = parse_loudnorm(LOG)
-    assert (measured.integrated, measured.true_peak, measured.lra, measured.threshold) == (-27.61, -4.47, 18.06, -39.2)
+    assert (measured.integrated, measured.true_peak, measured.lra, measured.threshold) == (
+        -27.61,
+        -4.47,
+        18.06,
+        -39.2,
+    )
     assert measured.offset == 0.58 and measured.normalization is None
     applied = parse_loudnorm(LOG, output=True)
     assert (applied.integrated, applied.normalization) == (-16.58, "dynamic")
 
 
 def test_parse_silence_and_garbage() -> None:
-    silent = parse_loudnorm('{"input_i": "-inf", "input_tp": "-inf", "input_lra": "0.00", "input_thresh": "-inf"}')
+    silent = parse_loudnorm(
+        '{"input_i": "-inf", "input_tp": "-inf", "input_lra": "0.00", "input_thresh": "-inf"}'
+    )
     assert silent.silent and math.isinf(silent.integrated)
     with pytest.raises(ValueError):
         parse_loudnorm("no json here")
@@ -48,7 +55,9 @@ def test_normalize_filter_keeps_the_gain_linear_and_in_range() -> None:
     assert options["linear"] == "true"
     assert float(options["LRA"]) >= 25.0  # never below the measured range, else loudnorm goes dynamic
     assert (options["measured_I"], options["measured_TP"]) == ("-30.00", "-8.00")
-    extreme = normalize_filter(LoudnessTarget(-99.0, 5.0, 99.0), Loudness(-math.inf, math.inf, 200.0, math.nan))
+    extreme = normalize_filter(
+        LoudnessTarget(-99.0, 5.0, 99.0), Loudness(-math.inf, math.inf, 200.0, math.nan)
+    )
     assert float(extreme["I"]) == -70.0 and float(extreme["TP"]) == 0.0 and float(extreme["LRA"]) == 50.0
     assert float(extreme["measured_I"]) == -99.0
 

@@ -30,7 +30,12 @@ def test_mp4(mp4: Path, ffmpeg: FFmpeg) -> None:
     video, audio = info.video_streams[0], info.primary_audio
     assert (video.codec, video.width, video.height, video.fps) == ("h264", 320, 240, 25.0)
     assert audio is not None
-    assert (audio.codec, audio.sample_rate, audio.channels, audio.channel_layout) == ("aac", 48000, 2, "stereo")
+    assert (audio.codec, audio.sample_rate, audio.channels, audio.channel_layout) == (
+        "aac",
+        48000,
+        2,
+        "stereo",
+    )
 
 
 def test_mkv(mkv: Path, ffmpeg: FFmpeg) -> None:
@@ -42,8 +47,12 @@ def test_mkv(mkv: Path, ffmpeg: FFmpeg) -> None:
 
 @pytest.mark.parametrize(
     ("name", "format_name", "rate", "channels"),
-    [("wav", "wav", 44100, 2), ("mp3", "mp3", 22050, 1), ("mono8k", "mov,mp4,m4a,3gp,3g2,mj2", 8000, 1),
-     ("surround", "mov,mp4,m4a,3gp,3g2,mj2", 48000, 6)],
+    [
+        ("wav", "wav", 44100, 2),
+        ("mp3", "mp3", 22050, 1),
+        ("mono8k", "mov,mp4,m4a,3gp,3g2,mj2", 8000, 1),
+        ("surround", "mov,mp4,m4a,3gp,3g2,mj2", 48000, 6),
+    ],
 )
 def test_audio_formats(
     name: str, format_name: str, rate: int, channels: int, request: pytest.FixtureRequest, ffmpeg: FFmpeg
@@ -77,7 +86,11 @@ def test_size_is_checked_before_ffprobe_runs(mp4: Path, ffmpeg: FFmpeg) -> None:
     broken = attrs.evolve(ffmpeg, ffprobe=Path("/nonexistent/ffprobe"))  # would fail if it ran
     with pytest.raises(MediaLimitError) as caught:
         probe(mp4, MediaLimits(max_size=1000), ffmpeg=broken)
-    assert (caught.value.limit, caught.value.value, caught.value.maximum) == ("size", mp4.stat().st_size, 1000)
+    assert (caught.value.limit, caught.value.value, caught.value.maximum) == (
+        "size",
+        mp4.stat().st_size,
+        1000,
+    )
 
 
 def test_default_limits() -> None:
@@ -90,9 +103,13 @@ def test_default_limits() -> None:
 
 @pytest.mark.parametrize(
     ("limits", "limit"),
-    [(MediaLimits(max_duration=2.0), "duration"), (MediaLimits(max_width=300), "width"),
-     (MediaLimits(max_height=200), "height"), (MediaLimits(max_fps=24), "fps"),
-     (MediaLimits(max_streams=1), "streams")],
+    [
+        (MediaLimits(max_duration=2.0), "duration"),
+        (MediaLimits(max_width=300), "width"),
+        (MediaLimits(max_height=200), "height"),
+        (MediaLimits(max_fps=24), "fps"),
+        (MediaLimits(max_streams=1), "streams"),
+    ],
 )
 def test_each_limit(mp4: Path, ffmpeg: FFmpeg, limits: MediaLimits, limit: str) -> None:
     with pytest.raises(MediaLimitError) as caught:
@@ -100,10 +117,25 @@ def test_each_limit(mp4: Path, ffmpeg: FFmpeg, limits: MediaLimits, limit: str) 
     assert caught.value.limit == limit
 
 
-def test_portrait_video_fits_the_landscape_limit(tmp_path: Path, ffmpeg: FFmpeg,
-                                                 make_media: Callable[..., Path]) -> None:
-    portrait = make_media(tmp_path / "portrait.mp4", "-f", "lavfi", "-i", "testsrc2=s=120x160:d=1",
-                          "-f", "lavfi", "-i", "sine=d=1", "-c:v", "libx264", "-preset", "ultrafast", "-shortest")
+def test_portrait_video_fits_the_landscape_limit(
+    tmp_path: Path, ffmpeg: FFmpeg, make_media: Callable[..., Path]
+) -> None:
+    portrait = make_media(
+        tmp_path / "portrait.mp4",
+        "-f",
+        "lavfi",
+        "-i",
+        "testsrc2=s=120x160:d=1",
+        "-f",
+        "lavfi",
+        "-i",
+        "sine=d=1",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-shortest",
+    )
     assert probe(portrait, MediaLimits(max_width=160, max_height=120), ffmpeg=ffmpeg).has_video
 
 
@@ -152,7 +184,9 @@ def test_missing_and_special_files(tmp_path: Path, ffmpeg: FFmpeg) -> None:
 
 
 @pytest.mark.parametrize("fraction", [0.1, 0.5, 0.9, 0.99])
-def test_truncated_mp4_with_index_in_front(mp4: Path, tmp_path: Path, ffmpeg: FFmpeg, fraction: float) -> None:
+def test_truncated_mp4_with_index_in_front(
+    mp4: Path, tmp_path: Path, ffmpeg: FFmpeg, fraction: float
+) -> None:
     # ffprobe reads the index at the front and reports the full length: only the decode check notices.
     data = mp4.read_bytes()
     cut = tmp_path / "cut.mp4"
@@ -160,8 +194,9 @@ def test_truncated_mp4_with_index_in_front(mp4: Path, tmp_path: Path, ffmpeg: FF
     _rejects(cut, ffmpeg, CorruptMediaError)
 
 
-def test_truncated_mp4_with_index_at_the_end(mp4: Path, tmp_path: Path, ffmpeg: FFmpeg,
-                                             make_media: Callable[..., Path]) -> None:
+def test_truncated_mp4_with_index_at_the_end(
+    mp4: Path, tmp_path: Path, ffmpeg: FFmpeg, make_media: Callable[..., Path]
+) -> None:
     tail_index = make_media(tmp_path / "tail.mp4", "-i", str(mp4), "-c", "copy")
     cut = tmp_path / "cut.mp4"
     cut.write_bytes(tail_index.read_bytes()[: tail_index.stat().st_size // 2])
@@ -171,9 +206,24 @@ def test_truncated_mp4_with_index_at_the_end(mp4: Path, tmp_path: Path, ffmpeg: 
 def test_tiny_file_claiming_8k(tmp_path: Path, ffmpeg: FFmpeg, make_media: Callable[..., Path]) -> None:
     huge = make_media(
         tmp_path / "8k.mp4",
-        "-f", "lavfi", "-i", "color=black:s=7680x4320:r=25:d=0.04",
-        "-f", "lavfi", "-i", "anullsrc=r=8000:cl=mono",
-        "-frames:v", "1", "-t", "0.04", "-c:v", "libx264", "-preset", "ultrafast", "-c:a", "aac",
+        "-f",
+        "lavfi",
+        "-i",
+        "color=black:s=7680x4320:r=25:d=0.04",
+        "-f",
+        "lavfi",
+        "-i",
+        "anullsrc=r=8000:cl=mono",
+        "-frames:v",
+        "1",
+        "-t",
+        "0.04",
+        "-c:v",
+        "libx264",
+        "-preset",
+        "ultrafast",
+        "-c:a",
+        "aac",
     )
     assert huge.stat().st_size < 200_000
     error = _rejects(huge, ffmpeg, MediaLimitError)
@@ -201,7 +251,9 @@ def test_tiny_file_claiming_a_huge_duration(tmp_path: Path, ffmpeg: FFmpeg, shor
     assert (error.limit, error.value) == ("duration", 1e6)
 
 
-def test_tiny_file_claiming_a_long_but_allowed_duration(tmp_path: Path, ffmpeg: FFmpeg, short_mka: Path) -> None:
+def test_tiny_file_claiming_a_long_but_allowed_duration(
+    tmp_path: Path, ffmpeg: FFmpeg, short_mka: Path
+) -> None:
     assert probe(short_mka, ffmpeg=ffmpeg).duration == pytest.approx(1.0, abs=0.05)
     liar = _claim_duration(short_mka, tmp_path / "long.mka", 7200e3)  # 2 hours
     error = _rejects(liar, ffmpeg, CorruptMediaError)
@@ -209,8 +261,9 @@ def test_tiny_file_claiming_a_long_but_allowed_duration(tmp_path: Path, ffmpeg: 
 
 
 def test_unsupported_codec(tmp_path: Path, ffmpeg: FFmpeg, make_media: Callable[..., Path]) -> None:
-    dts = make_media(tmp_path / "speech.mkv", "-f", "lavfi", "-i", "sine=d=1", "-c:a", "pcm_s16be",
-                     "-f", "matroska")
+    dts = make_media(
+        tmp_path / "speech.mkv", "-f", "lavfi", "-i", "sine=d=1", "-c:a", "pcm_s16be", "-f", "matroska"
+    )
     assert probe(dts, ffmpeg=ffmpeg).primary_audio is not None  # allowed
     wma = make_media(tmp_path / "speech.avi", "-f", "lavfi", "-i", "sine=d=1", "-c:a", "wmav2")
     error = _rejects(wma, ffmpeg, UnsupportedFormatError)

@@ -34,7 +34,9 @@ def test_failure_carries_a_clean_stderr_tail(tmp_path: Path) -> None:
 
 
 def test_no_stdin_and_no_shell(tmp_path: Path) -> None:
-    run = run_process([PY, "-c", "import sys; print(repr(sys.stdin.read()))"], cwd=tmp_path, limits=ProcessLimits())
+    run = run_process(
+        [PY, "-c", "import sys; print(repr(sys.stdin.read()))"], cwd=tmp_path, limits=ProcessLimits()
+    )
     assert run.stdout.decode().strip() == "''"
     run = run_process(["echo", "$HOME", ";", "rm", "-rf", "x"], cwd=tmp_path, limits=ProcessLimits())
     assert run.stdout.decode().strip() == "$HOME ; rm -rf x"
@@ -76,7 +78,10 @@ def test_resource_limits_are_set_in_the_child(tmp_path: Path) -> None:
 
 
 def test_file_size_limit_stops_a_runaway_writer(tmp_path: Path) -> None:
-    code = "import signal; signal.signal(signal.SIGXFSZ, signal.SIG_DFL); open('big', 'wb').write(bytes(1 << 22))"
+    code = (
+        "import signal; signal.signal(signal.SIGXFSZ, signal.SIG_DFL)\n"
+        "open('big', 'wb').write(bytes(1 << 22))"
+    )
     with pytest.raises(FFmpegError) as caught:
         run_process([PY, "-c", code], cwd=tmp_path, limits=ProcessLimits(file_size=1 << 20))
     assert "SIGXFSZ" in str(caught.value)
@@ -106,8 +111,12 @@ def test_a_reader_that_stops_early_does_not_hang(tmp_path: Path) -> None:
             sink.write(bytes(1 << 16))
 
     feed = open_feed(source)
-    run = run_process([PY, "-c", f"import os; os.read({feed.read_fd}, 10)"], cwd=tmp_path, limits=ProcessLimits(),
-                      feeds=[feed])
+    run = run_process(
+        [PY, "-c", f"import os; os.read({feed.read_fd}, 10)"],
+        cwd=tmp_path,
+        limits=ProcessLimits(),
+        feeds=[feed],
+    )
     assert run.returncode == 0
 
 
@@ -120,7 +129,7 @@ def test_find_ffmpeg(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level("INFO", logger="dubkit")
     found = find_ffmpeg()
     assert found.ffmpeg.is_absolute() and found.ffprobe.is_absolute()
-    assert found.version_tuple is not None and found.version_tuple >= (4, 4, 0)
+    assert found.version_tuple is not None and found.version_tuple >= (5, 1, 0)
     assert found.version in caplog.text
     assert default_ffmpeg() is default_ffmpeg()
 

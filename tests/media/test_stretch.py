@@ -38,8 +38,9 @@ def test_unusable_tempo(bad: float) -> None:
 
 @pytest.mark.parametrize("engine", ["atempo", "rubberband"])
 @pytest.mark.parametrize("tempo", [0.8, 1.25, 2.5])
-def test_stretch_lengths(engine: str, tempo: float, tmp_path: Path, ffmpeg: FFmpeg,
-                         sine_wav: Callable[..., Path]) -> None:
+def test_stretch_lengths(
+    engine: str, tempo: float, tmp_path: Path, ffmpeg: FFmpeg, sine_wav: Callable[..., Path]
+) -> None:
     if engine == "rubberband" and find_rubberband() is None:
         pytest.skip("rubberband-cli is not installed")
     src = sine_wav("clip.wav", 440, 2.0)
@@ -59,8 +60,9 @@ def test_stretch_speech(tmp_path: Path, ffmpeg: FFmpeg) -> None:
     assert after.duration == pytest.approx(before.duration / 1.2, abs=0.03)
 
 
-def test_rubberband_required_but_missing(tmp_path: Path, ffmpeg: FFmpeg, sine_wav: Callable[..., Path],
-                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rubberband_required_but_missing(
+    tmp_path: Path, ffmpeg: FFmpeg, sine_wav: Callable[..., Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     clip = sine_wav("a.wav", 440, 0.5)
     monkeypatch.setenv("PATH", "/nonexistent")
     with pytest.raises(ConfigError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 from pathlib import Path
 
 import pytest
@@ -20,7 +21,7 @@ def test_layers_hold_every_clip_without_overlap_and_are_fewest(spans: list[tuple
     layers = assign_layers(placements)
     assert sorted(p.raw for layer in layers for p in layer) == sorted(p.raw for p in placements)
     for layer in layers:
-        for first, second in zip(layer, layer[1:], strict=False):
+        for first, second in itertools.pairwise(layer):
             assert first.end <= second.start
     depth = max((sum(1 for p in placements if p.start <= t < p.end) for t in range(1200)), default=0)
     assert len(layers) == depth  # interval colouring is optimal
@@ -52,12 +53,12 @@ def test_overlap_in_one_layer_is_a_bug(tmp_path: Path) -> None:
 
 
 def test_long_gaps_stream_in_blocks(tmp_path: Path) -> None:
-    class Counter(io.RawIOBase):
+    class Counter:
         def __init__(self) -> None:
             self.total = 0
             self.largest = 0
 
-        def write(self, data) -> int:  # type: ignore[no-untyped-def,override]
+        def write(self, data: bytes, /) -> int:
             self.total += len(data)
             self.largest = max(self.largest, len(data))
             return len(data)

@@ -11,8 +11,19 @@ from dubkit.errors import BackendValidationError, ConfigError, UnknownBackendErr
 
 def test_the_standard_eleven_stages() -> None:
     pipeline = build_pipeline(PipelineConfig(vad="energy", diarizer="single"))
-    assert pipeline.stage_names() == ["probe", "extract", "separate", "vad", "diarize", "transcribe",
-                                      "translate", "synthesize", "fit", "mix", "mux"]
+    assert pipeline.stage_names() == [
+        "probe",
+        "extract",
+        "separate",
+        "vad",
+        "diarize",
+        "transcribe",
+        "translate",
+        "synthesize",
+        "fit",
+        "mix",
+        "mux",
+    ]
 
 
 def test_settings_from_untrusted_mappings_are_validated() -> None:
@@ -36,8 +47,9 @@ def test_unknown_backend_fails_when_the_pipeline_is_built() -> None:
 
 def test_backend_options_reach_the_backend() -> None:
     pipeline = build_pipeline(
-        PipelineConfig.from_mapping({"vad": "energy", "diarizer": "single",
-                                     "backend_options": {"vad": {"margin_db": 7.5}}})
+        PipelineConfig.from_mapping(
+            {"vad": "energy", "diarizer": "single", "backend_options": {"vad": {"margin_db": 7.5}}}
+        )
     )
     vad = pipeline.stage("vad")
     assert vad.fingerprint(None)["backend"]["options"]["margin_db"] == 7.5  # type: ignore[arg-type, attr-defined]

@@ -15,7 +15,10 @@ B = TypeVar("B")
 
 def _plain(value: Any) -> Any:
     if attrs.has(type(value)):
-        return {k: _plain(v) for k, v in attrs.asdict(value, recurse=False).items()}
+        # Fields hidden from repr (tokens, passwords) never enter fingerprints, cache keys or projects.
+        return {
+            f.name: _plain(getattr(value, f.name)) for f in attrs.fields(type(value)) if f.repr is not False
+        }
     if isinstance(value, Mapping):
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):

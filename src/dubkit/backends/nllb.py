@@ -167,7 +167,8 @@ class NLLBTranslator(BaseTranslator["NLLBTranslator.Options"]):
         todo.sort(key=lambda i: len(texts[i]))
         for batch in _batches(todo, max(1, self.options.batch_size)):
             try:
-                outputs = self._generate([texts[i].strip() for i in batch], src, tgt, n)
+                with self._lock:  # the tokenizer's src_lang is shared state
+                    outputs = self._generate([texts[i].strip() for i in batch], src, tgt, n)
             except (RuntimeError, ValueError, IndexError) as exc:
                 raise BackendRuntimeError(
                     f"translation failed: {exc}", kind=_KIND, name=_NAME, unit=f"lines {batch[0]}-{batch[-1]}"

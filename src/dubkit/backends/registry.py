@@ -155,7 +155,7 @@ class Registry:
                 distribution=dist.metadata["Name"] if dist is not None else "unknown",
                 version=dist.version if dist is not None else "",
                 builtin=False,
-                description=(dist.metadata["Summary"] or "") if dist is not None else "",
+                description=(dist.metadata.get("Summary") or "") if dist is not None else "",
             )
 
     def specs(self, kind: BackendKind | str | None = None) -> list[BackendSpec]:

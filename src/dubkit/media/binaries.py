@@ -23,8 +23,8 @@ __all__ = ["MINIMUM_VERSION", "FFmpeg", "default_ffmpeg", "find_ffmpeg", "parse_
 
 logger = logging.getLogger(__name__)
 
-#: The oldest ffmpeg release dubkit supports (``amix normalize``, ``apad whole_len``, pcm ``ch_layout``).
-MINIMUM_VERSION: tuple[int, int] = (4, 4)
+#: The oldest ffmpeg release dubkit supports (raw PCM input with ``ch_layout``, first in 5.1).
+MINIMUM_VERSION: tuple[int, int] = (5, 1)
 
 _VERSION_RE = re.compile(r"^\S+ version n?(\d+)\.(\d+)(?:\.(\d+))?")
 

@@ -16,8 +16,8 @@ from typing import Any
 
 import ffmpeg as ffmpeg_python
 
-from dubkit.media.binaries import FFmpeg
 from dubkit.errors import UnsupportedFormatError
+from dubkit.media.binaries import FFmpeg
 from dubkit.media.formats import DEMUXERS, PROBE_ONLY_DECODERS, decoder_whitelist, format_whitelist
 
 __all__ = [

@@ -103,7 +103,9 @@ def check_integrity(
         raise CorruptMediaError("the file could not be read", path=str(info.path)) from exc
     packets, end = _tail_end(run.stdout)
     found = _markers(run.stderr_tail)
-    logger.debug("integrity of %s: %d tail packets ending at %.3f s, markers %s", info.path, packets, end, found)
+    logger.debug(
+        "integrity of %s: %d tail packets ending at %.3f s, markers %s", info.path, packets, end, found
+    )
     expected_end = min(TAIL_SECONDS, info.duration)  # the seek point is time 0 (or the start, if earlier)
     short = packets > 0 and end < expected_end - END_TOLERANCE
     if run.returncode != 0 or found or packets == 0 or short:

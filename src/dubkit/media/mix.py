@@ -6,19 +6,19 @@
    ffmpeg through a pipe (see :mod:`dubkit.media.timeline`): memory stays flat for hundreds of clips and
    hour-long tracks, and the filter graph stays small.
 3. ffmpeg sums the layers over the separated background, or over the original audio ducked under the dub
-   with ``sidechaincompress``, measures loudness (pass one), then renders with two-pass ``loudnorm``
-   (pass two), and the result is measured again.
+   with ``sidechaincompress`` (its sidechain gain set from the dub's measured level, so the depth does not
+   depend on how loud the voices were made), measures loudness (pass one), then renders with two-pass
+   ``loudnorm`` (pass two), and the result is measured again.
 """
 
 from __future__ import annotations
 
-import concurrent.futures
 import functools
 import logging
 import math
 import os
 import tempfile
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, BinaryIO
 
@@ -27,7 +27,8 @@ import ffmpeg as ffmpeg_python
 
 from dubkit.errors import ConfigError
 from dubkit.media.binaries import FFmpeg, default_ffmpeg
-from dubkit.media.command import ffmpeg_argv, file_url, media_input
+from dubkit.media.clips import TrackFormat, render_clips
+from dubkit.media.command import file_url, media_input
 from dubkit.media.loudness import (
     Loudness,
     LoudnessTarget,
@@ -36,39 +37,56 @@ from dubkit.media.loudness import (
     parse_loudnorm,
     run_with_loudnorm,
 )
-from dubkit.media.process import Feed, open_feed, run_process
+from dubkit.media.process import Feed, open_feed
 from dubkit.media.staging import staged_output
-from dubkit.media.stretch import StretchEngine, atempo_factors, check_tempo, find_rubberband, stretch
+from dubkit.media.stretch import STRETCH_ENGINES, StretchEngine
 from dubkit.media.timeline import Placement, assign_layers, write_layer
 from dubkit.media.wav import default_layout, read_wav_info
 from dubkit.models.media import AudioFile, DubbedAudio
-from dubkit.models.speech import Clip, ClipTiming, TimingPlan
+from dubkit.models.speech import Clip, TimingPlan
 
 __all__ = ["DuckingOptions", "MixOptions", "mix"]
 
 logger = logging.getLogger(__name__)
 
 _SAMPLE_FORMATS = {"pcm_s16le": "s16", "pcm_f32le": "flt"}
-_MAX_GAIN_DB = 40.0
+
+
+def _within(low: float, high: float) -> Callable[[object, attrs.Attribute[Any], float], None]:
+    def check(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+        if not (math.isfinite(value) and low <= value <= high):
+            raise ValueError(f"{attribute.name} must be within {low:g}-{high:g}, got {value!r}")
+
+    return check
 
 
 @attrs.frozen(slots=True)
 class DuckingOptions:
     """How the original audio is lowered under the dub when no background stem was separated.
 
-    ``sidechaincompress`` keyed by the dub: the original drops while a clip plays and comes back after.
+    ``sidechaincompress`` keyed by the dub: the original drops while the dub speaks and comes back in its
+    pauses. The dub is measured first and the sidechain's gain set so that the dub at its average level sits
+    where the compressor lowers the original by ``depth_db``, whatever level the voices were made at.
 
     Attributes:
-        threshold: Dub level (linear, 0-1) above which ducking starts.
-        ratio: Compression ratio (1-20).
-        attack_ms: How fast the original drops when a clip starts.
-        release_ms: How fast it comes back after a clip ends.
+        depth_db: How far the original drops under the dub at its average level, dB.
+        ratio: Compression ratio (2-20): higher holds the depth steadier as the dub's level moves.
+        threshold_db: Sidechain level where ducking starts, dBFS.
+        attack_ms: How fast the original drops when the dub starts.
+        release_ms: How fast it comes back after the dub stops.
     """
 
-    threshold: float = 0.02
-    ratio: float = 10.0
-    attack_ms: float = 15.0
-    release_ms: float = 400.0
+    depth_db: float = attrs.field(default=12.0, validator=_within(0.0, 40.0))
+    ratio: float = attrs.field(default=20.0, validator=_within(1.5, 20.0))
+    threshold_db: float = attrs.field(default=-30.0, validator=_within(-60.0, 0.0))
+    attack_ms: float = attrs.field(default=20.0, validator=_within(0.01, 2000.0))
+    release_ms: float = attrs.field(default=400.0, validator=_within(0.01, 9000.0))
+
+    def sidechain_gain(self, dub_level_db: float) -> float:
+        """The ``level_sc`` that puts a dub at ``dub_level_db`` (RMS, dBFS) ``depth_db`` into ducking."""
+        wanted = self.threshold_db + self.depth_db / (1 - 1 / self.ratio)
+        gain_db = wanted - dub_level_db if math.isfinite(dub_level_db) else 0.0
+        return min(64.0, max(1 / 64, 10 ** (gain_db / 20)))
 
 
 @attrs.frozen(slots=True)
@@ -85,128 +103,15 @@ class MixOptions:
         batch_size: Clips rendered per ffmpeg run.
     """
 
-    true_peak: float = -1.5
-    lra: float = 11.0
-    ducking: DuckingOptions = DuckingOptions()
-    stretch_engine: StretchEngine = "auto"
+    true_peak: float = attrs.field(default=-1.5, validator=_within(-9.0, 0.0))
+    lra: float = attrs.field(default=11.0, validator=_within(1.0, 50.0))
+    ducking: DuckingOptions = attrs.field(factory=DuckingOptions)
+    stretch_engine: StretchEngine = attrs.field(
+        default="auto", validator=attrs.validators.in_(STRETCH_ENGINES)
+    )
     codec: str = "pcm_s16le"
-    workers: int = 2
-    batch_size: int = 24
-
-
-@attrs.frozen(slots=True)
-class _Track:
-    """The format of the dubbed track: the original's rate and layout."""
-
-    sample_rate: int
-    channels: int
-    layout: str | None
-    frames: int
-
-    @property
-    def frame_bytes(self) -> int:
-        return self.channels * 4
-
-    @property
-    def layout_name(self) -> str:
-        return self.layout or f"{self.channels}c"
-
-    def raw_options(self) -> dict[str, Any]:
-        """Options of the raw float demuxer that reads this format from a pipe."""
-        layout = {"ch_layout": self.layout} if self.layout else {"channels": self.channels}
-        return {"f": "f32le", "sample_rate": self.sample_rate, **layout}
-
-
-@attrs.frozen(slots=True)
-class _Job:
-    timing: ClipTiming
-    clip: Clip
-    raw: Path
-
-
-def _jobs(plan: TimingPlan, clips: Sequence[Clip], track: _Track, temp: Path) -> list[_Job]:
-    by_id = {clip.segment_id: clip for clip in clips}
-    jobs: list[_Job] = []
-    for number, timing in enumerate(plan.timings):
-        clip = by_id.get(timing.segment_id)
-        if clip is None:
-            raise ConfigError(
-                f"the plan places segment {timing.segment_id!r} but it has no clip", field="clips"
-            )
-        if not (math.isfinite(timing.start) and timing.start >= 0):
-            raise ConfigError(f"segment {timing.segment_id!r} starts at {timing.start!r}", field="plan")
-        if not (math.isfinite(timing.gain_db) and abs(timing.gain_db) <= _MAX_GAIN_DB):
-            raise ConfigError(f"segment {timing.segment_id!r} has gain {timing.gain_db!r} dB", field="plan")
-        check_tempo(timing.stretch)
-        if round(timing.start * track.sample_rate) >= track.frames:
-            logger.warning("segment %s starts after the end of the track; left out", timing.segment_id)
-            continue
-        jobs.append(_Job(timing, clip, temp / f"clip{number:05d}.f32"))
-    unused = set(by_id) - {t.segment_id for t in plan.timings}
-    if unused:
-        logger.debug("%d clips have no timing and are left out", len(unused))
-    return jobs
-
-
-def _render_batch(
-    batch: Sequence[_Job], sources: dict[str, Path], track: _Track, ffmpeg: FFmpeg, cwd: Path
-) -> None:
-    outputs = []
-    for job in batch:
-        source = sources.get(job.timing.segment_id)
-        audio = media_input(source or job.clip.path, "wav", ffmpeg=ffmpeg).audio
-        if source is None:
-            for factor in atempo_factors(job.timing.stretch):
-                audio = audio.filter("atempo", f"{factor:.9g}")
-        if job.timing.gain_db:
-            audio = audio.filter("volume", f"{job.timing.gain_db:.3f}dB")
-        audio = audio.filter("aresample", track.sample_rate).filter(
-            "aformat", sample_fmts="flt", channel_layouts=track.layout_name
-        )
-        outputs.append(ffmpeg_python.output(audio, file_url(job.raw), f="f32le", acodec="pcm_f32le"))
-    argv = ffmpeg_argv(ffmpeg, ffmpeg_python.merge_outputs(*outputs))
-    run_process(argv, cwd=cwd, limits=ffmpeg.limits, path=batch[0].clip.path)
-
-
-def _render(
-    jobs: Sequence[_Job], track: _Track, options: MixOptions, ffmpeg: FFmpeg, cwd: Path
-) -> list[Placement]:
-    """Stretch and render every clip to raw PCM; their placements on the timeline."""
-    rubberband = find_rubberband() if options.stretch_engine != "atempo" else None
-    if options.stretch_engine == "rubberband" and rubberband is None:
-        raise ConfigError(
-            "Rubber Band is not installed (apt-get install rubberband-cli)", field="stretch_engine"
-        )
-    sources: dict[str, Path] = {}
-    workers = max(1, options.workers)
-    with concurrent.futures.ThreadPoolExecutor(max_workers=workers) as pool:
-        if rubberband is not None:
-            stretched = {
-                job.timing.segment_id: pool.submit(
-                    stretch,
-                    job.clip.path,
-                    job.raw.with_suffix(".wav"),
-                    job.timing.stretch,
-                    engine="rubberband",
-                    rubberband=rubberband,
-                    ffmpeg=ffmpeg,
-                    cwd=cwd,
-                )
-                for job in jobs
-                if not math.isclose(job.timing.stretch, 1.0)
-            }
-            sources = {segment: future.result() for segment, future in stretched.items()}
-        size = max(1, options.batch_size)
-        batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
-        for future in [pool.submit(_render_batch, b, sources, track, ffmpeg, cwd) for b in batches]:
-            future.result()
-    placements = []
-    for job in jobs:
-        frames = job.raw.stat().st_size // track.frame_bytes
-        placements.append(
-            Placement(round(job.timing.start * track.sample_rate), frames, job.raw, job.timing.segment_id)
-        )
-    return placements
+    workers: int = attrs.field(default=2, validator=_within(1, 64))
+    batch_size: int = attrs.field(default=24, validator=_within(1, 256))
 
 
 @attrs.frozen(slots=True)
@@ -215,8 +120,9 @@ class _Mixdown:
 
     layers: Sequence[Sequence[Placement]]
     bed: AudioFile
-    track: _Track
+    track: TrackFormat
     ducking: DuckingOptions | None
+    dub_level_db: float
     ffmpeg: FFmpeg
     cwd: Path
 
@@ -253,10 +159,11 @@ class _Mixdown:
             bed = ffmpeg_python.filter(
                 [bed, split[1]],
                 "sidechaincompress",
-                threshold=self.ducking.threshold,
+                threshold=f"{10 ** (self.ducking.threshold_db / 20):.6f}",
                 ratio=self.ducking.ratio,
                 attack=self.ducking.attack_ms,
                 release=self.ducking.release_ms,
+                level_sc=f"{self.ducking.sidechain_gain(self.dub_level_db):.6f}",
             )
         return ffmpeg_python.filter([dub, bed], "amix", inputs=2, normalize=0, duration="first")
 
@@ -332,7 +239,7 @@ def mix(
     out_path = Path(os.path.abspath(out_path))
     workdir = cwd or out_path.parent
     workdir.mkdir(parents=True, exist_ok=True)
-    track = _Track(
+    track = TrackFormat(
         original.sample_rate,
         original.channels,
         original.channel_layout or default_layout(original.channels),
@@ -341,15 +248,25 @@ def mix(
     ducking = options.ducking if background is None else None
     target = LoudnessTarget(target_lufs, options.true_peak, options.lra)
     with tempfile.TemporaryDirectory(prefix=".mix-", dir=workdir) as temp_name:
-        jobs = _jobs(plan, clips, track, Path(temp_name))
-        layers = assign_layers(_render(jobs, track, options, ffmpeg, workdir))
+        rendered = render_clips(
+            plan,
+            clips,
+            track,
+            temp=Path(temp_name),
+            stretch_engine=options.stretch_engine,
+            workers=options.workers,
+            batch_size=options.batch_size,
+            ffmpeg=ffmpeg,
+            cwd=workdir,
+        )
+        layers = assign_layers(rendered.placements)
         logger.info(
             "mixing %d clips in %d layers over %s",
-            len(jobs),
+            len(rendered.placements),
             len(layers),
             "the background" if background else "the ducked original",
         )
-        mixdown = _Mixdown(layers, background or original, track, ducking, ffmpeg, workdir)
+        mixdown = _Mixdown(layers, background or original, track, ducking, rendered.level_db, ffmpeg, workdir)
         measured = mixdown.measure()
         with staged_output(out_path) as temp_out:
             applied = mixdown.render(temp_out, measured=measured, target=target, codec=options.codec)

@@ -110,8 +110,11 @@ def mux(
         options["c:v"] = "copy"
         if video.codec == "hevc":
             options["tag:v"] = "hvc1"
-    dub = media_input(dubbed.path, "wav", ffmpeg=ffmpeg).audio.filter(
-        "atrim", duration=f"{info.duration:.6f}"
+    length = f"{info.duration:.6f}"  # the dub lasts exactly as long as the input, whatever codec padding did
+    dub = (
+        media_input(dubbed.path, "wav", ffmpeg=ffmpeg)
+        .audio.filter("apad", whole_dur=length)
+        .filter("atrim", duration=length)
     )
     audio_tracks: list[tuple[Any, str, str, str]] = [(dub, target_tag, "aac", aac_bitrate(dubbed.channels))]
     if original is not None:

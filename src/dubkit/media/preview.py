@@ -26,7 +26,7 @@ logger = logging.getLogger(__name__)
 def check_preview_range(
     start: float, end: float, *, max_seconds: float, duration: float | None = None
 ) -> float:
-    """Validate a preview range; the end to use (cut to ``duration`` when given).
+    """Validate a preview range; the end to use (cut to ``duration`` when given, before the length check).
 
     Raises:
         ConfigError: A non-finite or negative bound, ``end <= start``, longer than ``max_seconds``, or a
@@ -38,12 +38,12 @@ def check_preview_range(
         raise ConfigError(f"preview start {start:g} is negative", field="start")
     if end <= start:
         raise ConfigError(f"preview end {end:g} is not after its start {start:g}", field="end")
-    if end - start > max_seconds:
-        raise ConfigError(f"a preview lasts at most {max_seconds:g} s, not {end - start:g}", field="end")
     if duration is not None:
         if start >= duration:
             raise ConfigError(f"preview start {start:g} is past the end ({duration:.3f} s)", field="start")
         end = min(end, duration)
+    if end - start > max_seconds:
+        raise ConfigError(f"a preview lasts at most {max_seconds:g} s, not {end - start:g}", field="end")
     return end
 
 
@@ -99,7 +99,7 @@ def preview(
         MediaError: The file is not acceptable media (as for :func:`dubkit.media.probe`).
         FFmpegError: ffmpeg failed or timed out.
     """
-    check_preview_range(start, end, max_seconds=max_seconds)
+    check_preview_range(start, end, max_seconds=math.inf)
     ffmpeg = ffmpeg or default_ffmpeg()
     out_path = Path(os.path.abspath(out_path))
     workdir = cwd or out_path.parent

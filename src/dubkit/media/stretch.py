@@ -30,6 +30,7 @@ __all__ = [
 logger = logging.getLogger(__name__)
 
 StretchEngine = Literal["auto", "rubberband", "atempo"]
+STRETCH_ENGINES: tuple[StretchEngine, ...] = ("auto", "rubberband", "atempo")
 
 #: Tempo factors dubkit accepts (the fit stage keeps to about 0.85-1.2; this is the hard bound).
 MIN_TEMPO = 0.25
@@ -99,26 +100,28 @@ def stretch(
         ``dst``.
 
     Raises:
-        ConfigError: ``tempo`` is not usable, or ``engine="rubberband"`` and Rubber Band is not installed.
+        ConfigError: ``tempo`` or ``engine`` is not usable, or ``engine="rubberband"`` and Rubber Band is
+            not installed.
         FFmpegError: The tool failed or timed out.
     """
     check_tempo(tempo)
+    if engine not in STRETCH_ENGINES:
+        raise ConfigError(f"engine must be one of {STRETCH_ENGINES}, not {engine!r}", field="engine")
     ffmpeg = ffmpeg or default_ffmpeg()
-    tool = rubberband or (find_rubberband() if engine != "atempo" else None)
+    tool = None if engine == "atempo" else (rubberband or find_rubberband())
     if engine == "rubberband" and tool is None:
         raise ConfigError("Rubber Band is not installed (apt-get install rubberband-cli)", field="engine")
     workdir = cwd or dst.parent
     src_abs = Path(os.path.abspath(src))
     with staged_output(dst) as temp:
-        if tool is not None and engine != "atempo":
+        if tool is not None:
             argv = [str(tool), "--quiet", f"--tempo={tempo:.9g}", str(src_abs), os.path.abspath(temp)]
         else:
-            audio: object = media_input(src_abs, "wav", ffmpeg=ffmpeg)
+            audio = media_input(src_abs, "wav", ffmpeg=ffmpeg)
             for factor in atempo_factors(tempo):
-                audio = audio.filter("atempo", f"{factor:.9g}")  # type: ignore[attr-defined]
-            argv = ffmpeg_argv(
-                ffmpeg, ffmpeg_python.output(audio, file_url(temp), f="wav", acodec="pcm_f32le")
-            )
+                audio = audio.filter("atempo", f"{factor:.9g}")
+            output = ffmpeg_python.output(audio, file_url(temp), f="wav", acodec="pcm_f32le")
+            argv = ffmpeg_argv(ffmpeg, output)
         run_process(argv, cwd=workdir, limits=ffmpeg.limits, path=src_abs)
     logger.debug("stretched %s by %.3f with %s", src.name, tempo, "rubberband" if tool else "atempo")
     return dst

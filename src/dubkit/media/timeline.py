@@ -10,13 +10,20 @@ from __future__ import annotations
 import heapq
 from collections.abc import Sequence
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 import attrs
 
-__all__ = ["Placement", "assign_layers", "write_layer"]
+__all__ = ["ByteSink", "Placement", "assign_layers", "write_layer"]
 
 _BLOCK = 1 << 20
+
+
+class ByteSink(Protocol):
+    """Where a layer is written: a pipe's write end, a file, a buffer."""
+
+    def write(self, data: bytes, /) -> object:
+        """Write bytes."""
 
 
 @attrs.frozen(slots=True)
@@ -56,14 +63,14 @@ def assign_layers(placements: Sequence[Placement]) -> list[list[Placement]]:
     return layers
 
 
-def _zeros(sink: BinaryIO, count: int, block: bytes) -> None:
+def _zeros(sink: ByteSink, count: int, block: bytes) -> None:
     while count > 0:
         step = min(count, len(block))
         sink.write(block[:step] if step < len(block) else block)
         count -= step
 
 
-def write_layer(sink: BinaryIO, layer: Sequence[Placement], *, total_frames: int, frame_bytes: int) -> None:
+def write_layer(sink: ByteSink, layer: Sequence[Placement], *, total_frames: int, frame_bytes: int) -> None:
     """Stream one layer: silence, then each clip's bytes at its place, then silence up to ``total_frames``.
 
     Clips must not overlap and must be in time order; the part of a clip past ``total_frames`` is cut.

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import shutil
 from pathlib import Path
@@ -16,6 +17,16 @@ from dubkit.pipeline.keys import OUTPUT, TRANSCRIPT, TRANSLATION
 from dubkit.pipeline.stage import Artifacts, RunRequest
 
 __all__ = ["DubResult", "ExportedDub", "StageReport"]
+
+_EMBED_LIMIT = 25 * 1024 * 1024
+
+
+def _media_src(path: Path) -> str:
+    """A data URI for media small enough to embed in a notebook, else the file's path."""
+    if path.stat().st_size <= _EMBED_LIMIT:
+        mime = "video/mp4" if path.suffix == ".mp4" else "audio/mp4"
+        return f"data:{mime};base64," + base64.b64encode(path.read_bytes()).decode("ascii")
+    return html.escape(path.as_posix())
 
 
 @attrs.frozen(slots=True)
@@ -139,23 +150,16 @@ class DubResult:
         return pd.DataFrame(self.segment_rows())
 
     def _repr_html_(self) -> str:
-        output = self.output
+        """A player for the dubbed media and the segment table (Jupyter)."""
         parts = []
-        if output is not None and output.media.suffix == ".mp4":
-            parts.append(f'<video controls width="480" src="{html.escape(output.media.as_posix())}"></video>')
-        elif output is not None:
-            parts.append(f'<audio controls src="{html.escape(output.media.as_posix())}"></audio>')
-        header = "".join(
-            f"<th>{html.escape(k)}</th>"
-            for k in ("id", "start", "end", "speaker", "source", "translation", "stretch", "flags")
-        )
+        output = self.output
+        if output is not None:
+            tag = "video" if output.media.suffix == ".mp4" else "audio"
+            parts.append(f'<{tag} controls width="480" src="{_media_src(output.media)}"></{tag}>')
+        columns = ("id", "start", "end", "speaker", "source", "translation", "stretch", "flags")
+        header = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
         body = "".join(
-            "<tr>"
-            + "".join(
-                f"<td>{html.escape(str(row[k]))}</td>"
-                for k in ("id", "start", "end", "speaker", "source", "translation", "stretch", "flags")
-            )
-            + "</tr>"
+            "<tr>" + "".join(f"<td>{html.escape(str(row[c]))}</td>" for c in columns) + "</tr>"
             for row in self.segment_rows()
         )
         parts.append(f"<table><thead><tr>{header}</tr></thead><tbody>{body}</tbody></table>")

@@ -1,0 +1,87 @@
+"""The resemblyzer diarizer on two espeak-ng voices taking turns (real encoder weights)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+
+from dubkit.errors import ConfigError
+from dubkit.models.speech import SpeechRegion
+from dubkit.testing.conformance import check_backend
+
+pytest.importorskip("torch")
+pytest.importorskip("sklearn")
+pytest.importorskip("resemblyzer")
+
+from dubkit.backends.resemblyzer_diarizer import ResemblyzerDiarizer
+
+pytestmark = pytest.mark.models
+
+
+@pytest.fixture(scope="module")
+def diarizer():
+    with ResemblyzerDiarizer() as backend:
+        yield backend
+
+
+def regions_of(clip, pad: float = 0.1) -> list[SpeechRegion]:
+    return [SpeechRegion(max(0.0, line.start - pad), line.end + pad) for line in clip.lines]
+
+
+def speaker_of(turns, start: float, end: float) -> str | None:
+    overlap: dict[str, float] = {}
+    for turn in turns:
+        shared = min(end, turn.end) - max(start, turn.start)
+        if shared > 0:
+            overlap[turn.speaker] = overlap.get(turn.speaker, 0.0) + shared
+    return max(overlap, key=overlap.__getitem__) if overlap else None
+
+
+def test_two_voices_give_two_speakers_that_follow_the_turns(diarizer, dialogue_clip) -> None:
+    regions = regions_of(dialogue_clip)
+    turns = diarizer.diarize(dialogue_clip.audio, regions)
+    assert {t.speaker for t in turns} == {"SPEAKER_00", "SPEAKER_01"}
+    assert turns[0].speaker == "SPEAKER_00"  # labels in order of first appearance
+    by_voice: dict[str, set[str | None]] = {}
+    for line in dialogue_clip.lines:
+        by_voice.setdefault(line.voice, set()).add(speaker_of(turns, line.start, line.end))
+    assert by_voice == {"en+m3": {"SPEAKER_00"}, "en+f4": {"SPEAKER_01"}}
+    # every turn lies inside a region, in time order
+    assert all(any(r.start <= t.start < t.end <= r.end for r in regions) for t in turns)
+    assert [t.start for t in turns] == sorted(t.start for t in turns)
+    covered = sum(t.duration for t in turns)
+    assert covered == pytest.approx(sum(r.duration for r in regions), abs=0.05)
+
+
+def test_a_known_speaker_count_is_honoured(dialogue_clip) -> None:
+    with ResemblyzerDiarizer(ResemblyzerDiarizer.Options(num_speakers=1)) as one:
+        turns = one.diarize(dialogue_clip.audio, regions_of(dialogue_clip))
+    assert {t.speaker for t in turns} == {"SPEAKER_00"}
+
+
+def test_no_regions_no_turns(diarizer, dialogue_clip) -> None:
+    assert diarizer.diarize(dialogue_clip.audio, []) == []
+
+
+def test_options_are_checked() -> None:
+    with pytest.raises(ConfigError):
+        ResemblyzerDiarizer.Options(min_speakers=3, max_speakers=2)
+    with pytest.raises(ConfigError):
+        ResemblyzerDiarizer.Options(hop=0)
+
+
+def test_constructing_imports_nothing_heavy() -> None:
+    code = (
+        "import sys\n"
+        "from dubkit.backends.resemblyzer_diarizer import ResemblyzerDiarizer\n"
+        "ResemblyzerDiarizer(ResemblyzerDiarizer.Options(num_speakers=2))\n"
+        "heavy = [m for m in ('torch', 'resemblyzer', 'sklearn', 'librosa') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_conforms(tmp_path) -> None:
+    check_backend("diarizer", ResemblyzerDiarizer, workdir=tmp_path)

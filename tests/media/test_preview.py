@@ -1,0 +1,96 @@
+"""preview: a short, valid MP4 cut by stream copy from the keyframe at or before the start."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dubkit.errors import ConfigError
+from dubkit.media import FFmpeg, extract_audio, mux, preview, probe
+from dubkit.media.preview import check_preview_range
+
+
+@pytest.fixture(scope="module")
+def result(mp4: Path, tmp_path_factory: pytest.TempPathFactory, ffmpeg: FFmpeg) -> Path:
+    """A finished dub of the 4 s clip (keyframes every second)."""
+    work = tmp_path_factory.mktemp("result")
+    info = probe(mp4, ffmpeg=ffmpeg)
+    dubbed = extract_audio(info, work, ffmpeg=ffmpeg).full
+    return mux(
+        info, dubbed, target_language="es", source_language="en", out_path=work / "dub.mp4", ffmpeg=ffmpeg
+    )
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "begins"), [(1.0, 2.5, 1.0), (1.5, 3.2, 1.0), (0.0, 1.0, 0.0), (2.2, 99.0, 2.0)]
+)
+def test_preview(
+    result: Path,
+    tmp_path: Path,
+    ffmpeg: FFmpeg,
+    start: float,
+    end: float,
+    begins: float,
+    ffprobe_json: Callable[..., dict[str, Any]],
+) -> None:
+    began = time.monotonic()
+    out = preview(result, start, end, tmp_path / "preview.mp4", ffmpeg=ffmpeg)
+    assert time.monotonic() - began < 2
+    report = ffprobe_json(
+        out, "format=duration", "stream=codec_type,start_time,duration", "stream_tags=language"
+    )
+    expected = min(end, 4.0) - begins  # from the keyframe at or before start, to end
+    assert float(report["format"]["duration"]) == pytest.approx(expected, abs=0.1)
+    assert [s["codec_type"] for s in report["streams"]] == ["video", "audio", "audio"]
+    assert all(float(s["start_time"]) == pytest.approx(0.0, abs=0.03) for s in report["streams"])
+    assert [s["tags"]["language"] for s in report["streams"][1:]] == ["spa", "eng"]
+    assert probe(out, ffmpeg=ffmpeg).duration == pytest.approx(expected, abs=0.1)  # a valid file
+    assert [p.name for p in tmp_path.iterdir()] == ["preview.mp4"]
+
+
+def test_audio_only_preview(wav: Path, tmp_path: Path, ffmpeg: FFmpeg) -> None:
+    info = probe(wav, ffmpeg=ffmpeg)
+    m4a = mux(
+        info,
+        extract_audio(info, tmp_path, ffmpeg=ffmpeg).full,
+        target_language="es",
+        source_language="en",
+        out_path=tmp_path / "dub.m4a",
+        ffmpeg=ffmpeg,
+    )
+    out = preview(m4a, 1.0, 2.0, tmp_path / "preview.mp4", ffmpeg=ffmpeg)
+    assert probe(out, ffmpeg=ffmpeg).duration == pytest.approx(1.0, abs=0.05)
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "field"),
+    [
+        (-1.0, 2.0, "start"),
+        (2.0, 2.0, "end"),
+        (3.0, 1.0, "end"),
+        (4.5, 5.0, "start"),
+        (4.0, 9.0, "start"),
+        (math.nan, 1.0, "start"),
+        (0.0, math.inf, "start"),
+    ],
+)
+def test_bad_ranges(
+    result: Path, tmp_path: Path, ffmpeg: FFmpeg, start: float, end: float, field: str
+) -> None:
+    with pytest.raises(ConfigError) as caught:
+        preview(result, start, end, tmp_path / "preview.mp4", ffmpeg=ffmpeg)
+    assert caught.value.field == field
+    assert not (tmp_path / "preview.mp4").exists()
+
+
+def test_max_seconds(result: Path, tmp_path: Path, ffmpeg: FFmpeg) -> None:
+    with pytest.raises(ConfigError):
+        preview(result, 0.0, 3.0, tmp_path / "p.mp4", max_seconds=2.0, ffmpeg=ffmpeg)
+    with pytest.raises(ConfigError):
+        check_preview_range(0.0, 61.0, max_seconds=60.0)
+    assert check_preview_range(0.0, 61.0, max_seconds=60.0, duration=30.0) == 30.0  # cut to the media first
