@@ -55,10 +55,28 @@ def test_two_voices_give_two_speakers_that_follow_the_turns(diarizer, dialogue_c
     assert covered == pytest.approx(sum(r.duration for r in regions), abs=0.05)
 
 
-def test_a_known_speaker_count_is_honoured(dialogue_clip) -> None:
-    with ResemblyzerDiarizer(ResemblyzerDiarizer.Options(num_speakers=1)) as one:
-        turns = one.diarize(dialogue_clip.audio, regions_of(dialogue_clip))
-    assert {t.speaker for t in turns} == {"SPEAKER_00"}
+@pytest.mark.parametrize(
+    ("options", "clip", "speakers"),
+    [
+        (ResemblyzerDiarizer.Options(num_speakers=1), "dialogue_clip", 1),
+        (ResemblyzerDiarizer.Options(max_speakers=1), "dialogue_clip", 1),
+        # one voice forced into two clusters (min_turn=0: no smoothing absorbs the second)
+        (ResemblyzerDiarizer.Options(min_speakers=2, min_turn=0.0), "english_clip", 2),
+        (
+            ResemblyzerDiarizer.Options(max_windows=6),
+            "dialogue_clip",
+            2,
+        ),  # clusters a sample, assigns the rest
+    ],
+)
+def test_speaker_count_options(options, clip: str, speakers: int, request: pytest.FixtureRequest) -> None:
+    spoken = request.getfixturevalue(clip)
+    with ResemblyzerDiarizer(options) as backend:
+        turns = backend.diarize(spoken.audio, regions_of(spoken))
+    assert len({t.speaker for t in turns}) == speakers
+    if clip == "dialogue_clip" and speakers == 2:
+        labels = [speaker_of(turns, line.start, line.end) for line in spoken.lines]
+        assert labels == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_00", "SPEAKER_01"]
 
 
 def test_no_regions_no_turns(diarizer, dialogue_clip) -> None:
@@ -85,3 +103,19 @@ def test_constructing_imports_nothing_heavy() -> None:
 
 def test_conforms(tmp_path) -> None:
     check_backend("diarizer", ResemblyzerDiarizer, workdir=tmp_path)
+
+
+def test_a_cluster_with_too_little_speech_joins_its_nearest_neighbour() -> None:
+    import numpy as np
+
+    from dubkit.backends.resemblyzer_diarizer import _merge_small_clusters, _Window
+
+    windows = [_Window(float(i), float(i) + 0.75) for i in range(7)]
+    # Two clear speakers (A near e0, B near e1) and one stray short window that leans towards B.
+    emb = np.array([[1, 0, 0]] * 3 + [[0, 1, 0]] * 3 + [[0.1, 0.9, 0.4]], dtype=np.float32)
+    emb /= np.linalg.norm(emb, axis=1, keepdims=True)
+    labels = [0, 0, 0, 1, 1, 1, 2]
+    assert _merge_small_clusters(windows, labels, emb, 2.0, 1) == [0, 0, 0, 1, 1, 1, 1]
+    # With enough speech the third cluster stays; and min_speakers is honoured.
+    assert _merge_small_clusters(windows, labels, emb, 0.5, 1) == labels
+    assert _merge_small_clusters(windows, labels, emb, 100.0, 2) == [0, 0, 0, 1, 1, 1, 1]

@@ -109,3 +109,58 @@ def test_a_second_language_reuses_the_shared_stages(
     cached = {r.name for r in french.reports if r.cached}
     assert {"probe", "extract", "separate", "vad", "diarize", "transcribe"} <= cached
     assert french.project.target_language == "fr"
+
+
+def test_a_segment_that_keeps_failing_is_marked_and_the_dub_completes(
+    tmp_path: Path, sample: SampleVideo, registry: Registry
+) -> None:
+    from dubkit_sample_plugin.voice import SineVoice
+
+    class Flaky(SineVoice):
+        def synthesize(self, text, voice, out_path):  # type: ignore[no-untyped-def]
+            if "NUMBER 2" in text:
+                raise RuntimeError("voice model crashed")
+            return super().synthesize(text, voice, out_path)
+
+    registry.register("synthesizer", "flaky", Flaky)
+    config = CONFIG.model_copy(update={"synthesizer": "flaky"})
+    with build_pipeline(config, registry=registry) as pipeline:
+        result = pipeline.run(sample.path, to="es", run_dir=tmp_path / "run")
+    failed = [s for s in result.project.segments if s.status == "failed"]
+    assert [s.id for s in failed] == ["seg-0003"]
+    assert failed[0].error is not None
+    assert "voice model crashed" in failed[0].error
+    assert result.project.quality.failed_segments == ["seg-0003"]
+    assert not result.complete
+    assert result.output is not None
+    assert result.output.media.is_file()
+    assert failed[0].timing is None
+
+
+def test_strict_mode_stops_on_the_failing_segment(
+    tmp_path: Path, sample: SampleVideo, registry: Registry
+) -> None:
+    from dubkit_sample_plugin.voice import SineVoice
+
+    from dubkit.errors import StageError
+
+    class Broken(SineVoice):
+        def synthesize(self, text, voice, out_path):  # type: ignore[no-untyped-def]
+            raise RuntimeError("always broken")
+
+    registry.register("synthesizer", "broken", Broken)
+    with (
+        build_pipeline(CONFIG.model_copy(update={"synthesizer": "broken"}), registry=registry) as pipeline,
+        pytest.raises(StageError, match="always broken"),
+    ):
+        pipeline.run(sample.path, to="es", run_dir=tmp_path / "run", strict=True)
+
+
+def test_a_video_without_speech_keeps_its_audio_and_says_why(tmp_path: Path, registry: Registry) -> None:
+    quiet = make_sample_video(tmp_path / "quiet.mp4", script=())
+    with build_pipeline(CONFIG, registry=registry) as pipeline:
+        result = pipeline.run(quiet.path, to="es", run_dir=tmp_path / "run")
+    assert result.project.segments == []
+    assert any("no speech" in note for note in result.project.quality.notes)
+    assert result.output is not None
+    assert result.output.media.is_file()

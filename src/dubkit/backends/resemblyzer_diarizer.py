@@ -18,8 +18,8 @@ How it decides who speaks when:
 
 Memory: one 256-float embedding per window (``hop`` 0.75 s: 4,800 per hour of speech). Clustering
 needs the pairwise distances, so above ``max_windows`` windows it clusters an even sample and gives
-every window the nearest cluster centroid. The first run in a new environment spends about 17 s
-compiling librosa's numba code.
+every window the nearest cluster centroid. The mel spectrogram is computed in numpy rather than
+through ``librosa.stft``, whose numba code would take 10-20 s to compile on first use.
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ _NAME = "resemblyzer"
 _KIND = "diarizer"
 _INSTALL = "pip install 'dubkit[diarize]'"
 _RATE = 16000
-_WINDOW_SECONDS = 1.6  # resemblyzer's partial utterance: 160 frames of 10 ms
+_N_FFT, _HOP, _N_MELS = 400, 160, 40  # resemblyzer's mel settings: 25 ms windows, 10 ms hop, 40 bands
 _Array = npt.NDArray[np.float32]
 
 
@@ -61,6 +61,11 @@ def _positive(instance: object, attribute: attrs.Attribute[Any], value: float | 
 def _not_negative(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if value < 0:
         raise ConfigError(f"{attribute.name} must be >= 0, got {value!r}", field=attribute.name)
+
+
+def _hop(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
+    if not 0.02 <= value <= 1.6:
+        raise ConfigError(f"hop must be 0.02-1.6 s (the window is 1.6 s), got {value!r}", field="hop")
 
 
 def _check_counts(instance: ResemblyzerDiarizer.Options, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -89,7 +94,11 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
             threshold: Average cosine distance under which clusters merge. Lower finds more speakers.
                 Tuned on espeak-ng voices; real recordings may want another value.
             hop: Seconds between the starts of two embedding windows (windows are 1.6 s long).
-            min_turn: Shorter runs of windows inside a region go to a neighbour, seconds.
+            min_turn: Shorter runs of windows inside a region go to a neighbour, seconds. This comes
+                after clustering, so a cluster made only of such runs disappears: the speaker counts
+                above bound the clustering, and the turns may name fewer speakers.
+            min_speaker_seconds: With the count automatic, a cluster with less speech than this is
+                folded into the nearest other cluster (too little audio to call it a new speaker).
             max_windows: Above this many windows, cluster an even sample of them (bounded memory:
                 the distance matrix of 4,000 windows takes about 64 MB).
             device: torch device for the encoder.
@@ -99,14 +108,16 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
         min_speakers: int | None = attrs.field(default=None, validator=_positive)
         max_speakers: int | None = attrs.field(default=None, validator=[_positive, _check_counts])
         threshold: float = attrs.field(default=0.32, validator=_positive)
-        hop: float = attrs.field(default=0.75, validator=_positive)
+        hop: float = attrs.field(default=0.75, validator=_hop)
         min_turn: float = attrs.field(default=1.0, validator=_not_negative)
+        min_speaker_seconds: float = attrs.field(default=2.0, validator=_not_negative)
         max_windows: int = attrs.field(default=4000, validator=_positive)
         device: str = "cpu"
 
     _encoder: Any = None
     _torch: Any = None
     _clustering: Any = None
+    _mel_basis: Any = None
 
     def _load(self) -> None:
         try:
@@ -119,6 +130,7 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
                 warnings.filterwarnings("ignore", category=DeprecationWarning, message=r".*scipy\.ndimage")
                 warnings.filterwarnings("ignore", category=UserWarning, message=r".*pkg_resources")
                 warnings.filterwarnings("ignore", category=DeprecationWarning, message=r".*pkg_resources")
+                from librosa.filters import mel
                 from resemblyzer import VoiceEncoder
         except ImportError as exc:
             raise BackendUnavailableError(
@@ -130,11 +142,14 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
             raise BackendUnavailableError(
                 _KIND, _NAME, f"cannot load the resemblyzer encoder: {exc}", install=_INSTALL
             ) from exc
+        # resemblyzer's own mel spectrogram goes through librosa.stft, whose numba code takes ~15 s to
+        # compile on first use; the same spectrogram in numpy (below) costs nothing up front.
+        self._mel_basis = np.asarray(mel(sr=_RATE, n_fft=_N_FFT, n_mels=_N_MELS), dtype=np.float32)
         self._torch = torch
         self._clustering = AgglomerativeClustering
 
     def _close(self) -> None:
-        self._encoder = self._torch = self._clustering = None
+        self._encoder = self._torch = self._clustering = self._mel_basis = None
 
     # --- the capability --------------------------------------------------------------------------
 
@@ -160,8 +175,6 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
 
     def _embed(self, audio: AudioFile, regions: Sequence[SpeechRegion]) -> tuple[list[_Window], _Array]:
         """The windows of every region and their L2-normalised embeddings."""
-        from resemblyzer.audio import normalize_volume
-
         windows: list[_Window] = []
         parts: list[_Array] = []
         with _open_wav(audio) as wav:
@@ -173,7 +186,7 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
                 wav.setpos(round(start * _RATE))
                 raw = wav.readframes(round((end - start) * _RATE))
                 samples = np.frombuffer(raw, dtype="<i2").astype(np.float32) / 32768.0
-                samples = normalize_volume(samples, -30, increase_only=True).astype(np.float32)
+                samples = _normalise_volume(samples)
                 embeds, spans = self._partials(samples)
                 windows.extend(_Window(float(start + a), float(min(end, start + b))) for a, b in spans)
                 parts.append(embeds)
@@ -182,14 +195,26 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
         return windows, _normalise(np.concatenate(parts))
 
     def _partials(self, samples: _Array) -> tuple[_Array, list[tuple[float, float]]]:
-        """Embeddings of the 1.6 s windows of one region, and each window's share of the region (seconds)."""
-        rate = 1.0 / self.options.hop
+        """Embeddings of the 1.6 s windows of one region, and each window's share of the region (seconds).
+
+        What resemblyzer's ``embed_utterance(return_partials=True)`` does, with the mel spectrogram in numpy.
+        """
+        wav_slices, mel_slices = self._encoder.compute_partial_slices(
+            len(samples), 1.0 / self.options.hop, 0.5
+        )
+        needed = wav_slices[-1].stop
+        if len(samples) < needed:
+            # Repeat a short utterance rather than padding it with silence: silence pulls its
+            # embedding away from the speaker's other windows.
+            padded = np.resize(samples, needed) if len(samples) else np.zeros(needed, np.float32)
+        else:
+            padded = samples
+        mel = _mel_frames(padded, self._mel_basis)
+        batch = np.stack([mel[s] for s in mel_slices])
         with self._torch.inference_mode():
-            _, embeds, slices = self._encoder.embed_utterance(
-                samples, return_partials=True, rate=rate, min_coverage=0.5
-            )
+            embeds = self._encoder(self._torch.from_numpy(batch).to(self._encoder.device)).cpu().numpy()
         length = len(samples) / _RATE
-        centers = [min(length, (s.start + s.stop) / 2 / _RATE) for s in slices]
+        centers = [min(length, (s.start + s.stop) / 2 / _RATE) for s in wav_slices]
         # Each window owns the time nearest its centre: cut halfway between neighbouring centres.
         cuts = [0.0, *((a + b) / 2 for a, b in itertools.pairwise(centers)), length]
         spans = [(cuts[i], cuts[i + 1]) for i in range(len(centers))]
@@ -199,6 +224,10 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
 
     def _label(self, windows: list[_Window], embeddings: _Array) -> list[int]:
         labels = self._cluster(embeddings).tolist()
+        if self.options.num_speakers is None:
+            labels = _merge_small_clusters(
+                windows, labels, embeddings, self.options.min_speaker_seconds, self.options.min_speakers or 1
+            )
         return _absorb_short_runs(windows, labels, self.options.min_turn)
 
     def _cluster(self, embeds: _Array) -> npt.NDArray[np.int64]:
@@ -215,7 +244,7 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
         else:
             labels = self._fit(x, threshold=opts.threshold)
             count = int(labels.max()) + 1
-            wanted = min(max(count, opts.min_speakers or 1), opts.max_speakers or count, len(x))
+            wanted = min(max(count, opts.min_speakers or 1), opts.max_speakers or len(x), len(x))
             if wanted != count:
                 labels = self._fit(x, n_clusters=wanted)
         if len(sample) == n:
@@ -237,9 +266,60 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
 # --- helpers -------------------------------------------------------------------------------------
 
 
+def _normalise_volume(samples: _Array, target_dbfs: float = -30.0) -> _Array:
+    """Raise quiet audio to ``target_dbfs`` RMS (never lower it), as resemblyzer's preprocessing does."""
+    rms = float(np.sqrt(np.mean(np.square(samples, dtype=np.float64)))) if samples.size else 0.0
+    if rms <= 1e-9:
+        return samples
+    gain_db = target_dbfs - 20 * np.log10(rms)
+    return samples if gain_db <= 0 else np.asarray(samples * 10 ** (gain_db / 20), dtype=np.float32)
+
+
+def _mel_frames(samples: _Array, basis: _Array) -> _Array:
+    """Mel power spectrogram (frames x mels), as resemblyzer computes it, in numpy.
+
+    The same as ``librosa.feature.melspectrogram`` with 25 ms Hann windows every 10 ms, centred and
+    zero-padded (equal to librosa's within 1e-6).
+    """
+    window = (0.5 - 0.5 * np.cos(2 * np.pi * np.arange(_N_FFT) / _N_FFT)).astype(np.float32)
+    padded = np.pad(samples, _N_FFT // 2)
+    frames = np.lib.stride_tricks.sliding_window_view(padded, _N_FFT)[::_HOP]
+    power = np.abs(np.fft.rfft(frames * window, axis=1)) ** 2
+    return np.asarray(power @ basis.T, dtype=np.float32)
+
+
 def _normalise(x: _Array) -> _Array:
     norms = np.linalg.norm(x, axis=1, keepdims=True)
     return np.asarray(x / np.maximum(norms, 1e-9), dtype=np.float32)
+
+
+def _merge_small_clusters(
+    windows: list[_Window], labels: list[int], embeddings: _Array, min_seconds: float, min_count: int
+) -> list[int]:
+    """Fold clusters with less than ``min_seconds`` of speech into the nearest other cluster.
+
+    A speaker heard for under a second or two cannot be told apart reliably from so little audio; such
+    a cluster is far more often a stray voice variant of someone else than a new speaker.
+    """
+    out = list(labels)
+    while True:
+        present = sorted(set(out))
+        if len(present) <= max(1, min_count):
+            return out
+        seconds = {
+            k: sum(w.end - w.start for w, lab in zip(windows, out, strict=True) if lab == k) for k in present
+        }
+        smallest = min(present, key=lambda k: seconds[k])
+        if seconds[smallest] >= min_seconds:
+            return out
+        centroids = {
+            k: _normalise(embeddings[[i for i, lab in enumerate(out) if lab == k]].mean(axis=0)[None])[0]
+            for k in present
+        }
+        nearest = max(
+            (k for k in present if k != smallest), key=lambda k: float(centroids[smallest] @ centroids[k])
+        )
+        out = [nearest if lab == smallest else lab for lab in out]
 
 
 def _absorb_short_runs(windows: list[_Window], labels: list[int], min_turn: float) -> list[int]:

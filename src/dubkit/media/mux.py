@@ -34,11 +34,13 @@ logger = logging.getLogger(__name__)
 
 
 def language_tag(code: str) -> str:
-    """The ISO 639-2 tag MP4 wants for an ISO 639-1 (or 639-3) code: ``es`` -> ``spa``.
+    """The ISO 639-2 tag MP4 wants for an ISO 639-1 (or 639-3) code: ``es`` -> ``spa``; ``und`` stays.
 
     Raises:
         UnknownLanguageError: The code is not in dubkit's language table.
     """
+    if code.strip().lower() in ("und", "auto", ""):
+        return "und"
     return get_language(code).iso639_3
 
 
