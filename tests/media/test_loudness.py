@@ -9,57 +9,59 @@ from pathlib import Path
 import pytest
 
 from dubkit.media import FFmpeg, measure_loudness
-from dubkit.media.loudness import Loudness, LoudnessTarget, normalize_filter, parse_loudnorm
+from dubkit.media.loudness import Loudness, LoudnessTarget, normalize_gain, parse_ebur128
 
-LOG = """[Parsed_loudnorm_0 @ 0x5]
-{
-	"input_i" : "-27.61",
-	"input_tp" : "-4.47",
-	"input_lra" : "18.06",
-	"input_thresh" : "-39.20",
-	"output_i" : "-16.58",
-	"output_tp" : "-1.50",
-	"output_lra" : "14.78",
-	"output_thresh" : "-27.71",
-	"normalization_type" : "dynamic",
-	"target_offset" : "0.58"
-}
+LOG = """[Parsed_ebur128_0 @ 0x55ab103b0400] Summary:
+
+  Integrated loudness:
+    I:         -27.6 LUFS
+    Threshold: -39.2 LUFS
+
+  Loudness range:
+    LRA:        18.1 LU
+    Threshold: -49.5 LUFS
+    LRA low:   -35.7 LUFS
+    LRA high:  -17.6 LUFS
+
+  True peak:
+    Peak:       -4.5 dBFS
 """
 
 
 def test_parse() -> None:
-    measured = parse_loudnorm(LOG)
+    measured = parse_ebur128("noise before\n" + LOG)
     assert (measured.integrated, measured.true_peak, measured.lra, measured.threshold) == (
-        -27.61,
-        -4.47,
-        18.06,
+        -27.6,
+        -4.5,
+        18.1,
         -39.2,
     )
-    assert measured.offset == 0.58 and measured.normalization is None
-    applied = parse_loudnorm(LOG, output=True)
-    assert (applied.integrated, applied.normalization) == (-16.58, "dynamic")
+    assert measured.normalization is None
 
 
 def test_parse_silence_and_garbage() -> None:
-    silent = parse_loudnorm(
-        '{"input_i": "-inf", "input_tp": "-inf", "input_lra": "0.00", "input_thresh": "-inf"}'
-    )
-    assert silent.silent and math.isinf(silent.integrated)
+    silent = parse_ebur128(LOG.replace("-27.6 LUFS", "-70.0 LUFS").replace("-4.5 dBFS", "-inf dBFS"))
+    assert silent.silent
+    assert math.isinf(silent.integrated)
     with pytest.raises(ValueError):
-        parse_loudnorm("no json here")
+        parse_ebur128("no summary here")
 
 
-def test_normalize_filter_keeps_the_gain_linear_and_in_range() -> None:
-    measured = Loudness(integrated=-30.0, true_peak=-8.0, lra=25.0, threshold=-41.0, offset=0.2)
-    options = normalize_filter(LoudnessTarget(-16.0, -1.5, 11.0), measured)
-    assert options["linear"] == "true"
-    assert float(options["LRA"]) >= 25.0  # never below the measured range, else loudnorm goes dynamic
-    assert (options["measured_I"], options["measured_TP"]) == ("-30.00", "-8.00")
-    extreme = normalize_filter(
-        LoudnessTarget(-99.0, 5.0, 99.0), Loudness(-math.inf, math.inf, 200.0, math.nan)
-    )
-    assert float(extreme["I"]) == -70.0 and float(extreme["TP"]) == 0.0 and float(extreme["LRA"]) == 50.0
-    assert float(extreme["measured_I"]) == -99.0
+def test_gain_is_linear_unless_the_peaks_need_a_limiter() -> None:
+    target = LoudnessTarget(-16.0, -1.5, 11.0)
+    quiet = normalize_gain(target, Loudness(integrated=-30.0, true_peak=-20.0, lra=5.0, threshold=-41.0))
+    assert quiet.db == pytest.approx(14.0)
+    assert quiet.limit is None
+    assert quiet.expected.integrated == -16.0
+    assert quiet.expected.normalization == "linear"
+    peaky = normalize_gain(target, Loudness(integrated=-30.0, true_peak=-8.0, lra=5.0, threshold=-41.0))
+    assert peaky.limit == pytest.approx(10 ** (-1.5 / 20))
+    assert peaky.expected.true_peak == -1.5
+    assert [name for name, _ in peaky.filters()] == ["volume", "alimiter"]
+    silent = normalize_gain(target, Loudness(-math.inf, -math.inf, 0.0, -math.inf))
+    assert silent.db == 0.0
+    extreme = normalize_gain(LoudnessTarget(-99.0, 5.0, 99.0), Loudness(-20.0, -3.0, 1.0, -30.0))
+    assert extreme.expected.integrated == -70.0
 
 
 def test_measure(tmp_path: Path, ffmpeg: FFmpeg, sine_wav: Callable[..., Path]) -> None:

@@ -7,8 +7,9 @@
    hour-long tracks, and the filter graph stays small.
 3. ffmpeg sums the layers over the separated background, or over the original audio ducked under the dub
    with ``sidechaincompress`` (its sidechain gain set from the dub's measured level, so the depth does not
-   depend on how loud the voices were made), measures loudness (pass one), then renders with two-pass
-   ``loudnorm`` (pass two), and the result is measured again.
+   depend on how loud the voices were made) and measures loudness with ``ebur128`` (pass one), then renders
+   with one linear gain to the target (pass two; a limiter only when the peaks need it), and the result is
+   measured again.
 """
 
 from __future__ import annotations
@@ -28,16 +29,16 @@ import ffmpeg as ffmpeg_python
 from dubkit.errors import ConfigError
 from dubkit.media.binaries import FFmpeg, default_ffmpeg
 from dubkit.media.clips import TrackFormat, render_clips
-from dubkit.media.command import file_url, media_input
+from dubkit.media.command import ffmpeg_argv, file_url, media_input
 from dubkit.media.loudness import (
     Loudness,
     LoudnessTarget,
     measure_loudness,
-    normalize_filter,
-    parse_loudnorm,
-    run_with_loudnorm,
+    normalize_gain,
+    parse_ebur128,
+    run_with_summary,
 )
-from dubkit.media.process import Feed, open_feed
+from dubkit.media.process import Feed, open_feed, run_process
 from dubkit.media.staging import staged_output
 from dubkit.media.stretch import STRETCH_ENGINES, StretchEngine
 from dubkit.media.timeline import Placement, assign_layers, write_layer
@@ -168,19 +169,24 @@ class _Mixdown:
         return ffmpeg_python.filter([dub, bed], "amix", inputs=2, normalize=0, duration="first")
 
     def measure(self) -> Loudness:
-        """Pass one: the loudness of the unnormalised mix."""
+        """Pass one: the loudness of the unnormalised mix (ebur128, no output written)."""
         feeds = self._feeds()
-        graph = self._premix(feeds).filter("loudnorm", print_format="json")
+        graph = self._premix(feeds).filter("ebur128", peak="true", framelog="verbose")
         output = ffmpeg_python.output(graph, "-", f="null")
-        return parse_loudnorm(run_with_loudnorm(self.ffmpeg, output, cwd=self.cwd, feeds=feeds).stderr_tail)
+        return parse_ebur128(run_with_summary(self.ffmpeg, output, cwd=self.cwd, feeds=feeds).stderr_tail)
 
     def render(self, out: Path, *, measured: Loudness, target: LoudnessTarget, codec: str) -> Loudness | None:
-        """Pass two: the normalised mix, exactly ``track.frames`` long; loudnorm's own report of it."""
+        """Pass two: the mix at the target loudness (one gain), exactly ``track.frames`` long.
+
+        Returns the loudness the gain was computed to give, or ``None`` for silence (left as it is).
+        """
         track = self.track
         feeds = self._feeds()
         graph = self._premix(feeds)
+        gain = normalize_gain(target, measured)
         if not measured.silent:
-            graph = graph.filter("loudnorm", **normalize_filter(target, measured))
+            for name, options in gain.filters():
+                graph = graph.filter(name, **options)
         graph = (
             graph.filter("aresample", track.sample_rate)
             .filter("aformat", sample_fmts=_SAMPLE_FORMATS[codec], channel_layouts=track.layout_name)
@@ -190,8 +196,10 @@ class _Mixdown:
         output = ffmpeg_python.output(
             graph, file_url(out), f="wav", acodec=codec, rf64="auto", fflags="+bitexact"
         )
-        run = run_with_loudnorm(self.ffmpeg, output, cwd=self.cwd, feeds=feeds, path=out)
-        return None if measured.silent else parse_loudnorm(run.stderr_tail, output=True)
+        run_process(
+            ffmpeg_argv(self.ffmpeg, output), cwd=self.cwd, limits=self.ffmpeg.limits, feeds=feeds, path=out
+        )
+        return None if measured.silent else gain.expected
 
 
 def mix(
