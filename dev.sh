@@ -88,7 +88,7 @@ run_tests() {
   lint
   log "pytest"
   # CI must not read the developer's caches; the suite builds what it needs in temp folders.
-  "$VENV/bin/python" -m pytest -p no:cacheprovider "$@"
+  "$VENV/bin/python" -m pytest -p no:cacheprovider --fail-on-skip "$@"
 }
 
 demo() {

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Install the backends' heavy extras that cannot be installed the plain way beside the CPU torch
-# this project pins (torch 2.13.0): demucs (separator) and pyannote.audio (diarizer).
+# this project pins (torch 2.13.0): openai-whisper (transcriber), demucs (separator) and pyannote.audio
+# (diarizer).
 #
 # Why not `pip install 'dubkit[demucs,pyannote]'`: their requirements would make pip fetch another
 # torch (several GB of CUDA build), and pyannote.audio 4.0.7 requires torchaudio>=2.8 and torchcodec>=0.7,
@@ -32,6 +33,11 @@ case "$before" in
   2.13.0*) ;;
   *) echo "install-heavy-extras: expected torch 2.13.0 in $VENV, found: $before" >&2; exit 1 ;;
 esac
+
+# --- openai-whisper: its requirements name triton (about 1 GB, useless on a CPU), so install it without
+# dependencies and add the small ones by hand ----------------------------------------------------------
+"${PIP[@]}" --no-deps "openai-whisper==20250625"
+"${PIP[@]}" "more-itertools" "tiktoken" "numba" "tqdm"
 
 # --- demucs: model code and apply_model; dubkit does its own WAV I/O (no torchaudio needed) ----------
 "${PIP[@]}" --no-deps "demucs==4.1.0" "julius==0.2.8"
@@ -74,5 +80,5 @@ if [ "$after" != "$before" ]; then
 fi
 
 # Smoke test: both import (pyannote.audio warns that torchcodec is missing; that is expected).
-"$PY" -W ignore -c 'import demucs.apply, demucs.pretrained, demucs.htdemucs; from pyannote.audio import Pipeline, Model'
-echo "install-heavy-extras: demucs and pyannote.audio ready (torch $after)"
+"$PY" -W ignore -c 'import whisper, demucs.apply, demucs.pretrained, demucs.htdemucs; from pyannote.audio import Pipeline, Model'
+echo "install-heavy-extras: openai-whisper, demucs and pyannote.audio ready (torch $after)"

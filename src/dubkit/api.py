@@ -75,7 +75,7 @@ def dub(
         to: A target language (ISO 639-1, e.g. ``"es"``) or several.
         source_language: The speech's language; ``None`` detects it.
         out_dir: Where outputs go (default: the input's folder).
-        config: Backends and settings (default: the offline stack).
+        config: Backends and settings (default: the offline stack, models freed after their stage).
         registry: The backend registry (default: built-ins plus installed plugins).
         run_dir: Where stage artifacts live (default: ``<out_dir>/.dubkit/<stem>-<hash>``).
         progress: A progress hook, ``True`` for tqdm bars (widgets in Jupyter), ``False`` for none.
@@ -103,6 +103,8 @@ def dub(
     else:
         hook = progress
     results = []
+    if config is None:
+        config = PipelineConfig(low_memory=True)  # a one-off dub: never hold every model at once
     with build_pipeline(config, registry=registry) as pipeline:
         requests = [
             pipeline.make_request(path, to=t, source_language=source_language, strict=strict) for t in targets

@@ -260,3 +260,21 @@ def test_insert_and_replace_build_new_pipelines() -> None:
     assert base.replace("split", SplitStage(upper=True)).stage_names() == ["copy", "split"]
     with pytest.raises(ConfigError):
         base.stage("nope")
+
+
+def test_release_backends_closes_each_stage_right_after_it_runs(tmp_path: Path, source: Path) -> None:
+    order: list[str] = []
+
+    class Tracked(SplitStage):
+        def run(self, ctx: StageContext, inputs: Artifacts) -> Words:
+            order.append("run")
+            return super().run(ctx, inputs)
+
+        def close(self) -> None:
+            order.append("close")
+
+    Pipeline([CopyStage(), Tracked()], release_backends=True).run(source, to="es", run_dir=tmp_path / "a")
+    assert order == ["run", "close"]
+    order.clear()
+    Pipeline([CopyStage(), Tracked()]).run(source, to="es", run_dir=tmp_path / "b")
+    assert order == ["run"]

@@ -83,6 +83,9 @@ def dub(
     vad: Annotated[Optional[str], typer.Option(help="Voice-activity backend.")] = None,  # noqa: UP045
     option: Annotated[list[str], typer.Option("--option", help="Backend option KIND.KEY=VALUE.")] = [],  # noqa: B006
     strict: Annotated[bool, typer.Option(help="Fail on the first failed segment.")] = False,
+    low_memory: Annotated[
+        bool, typer.Option("--low-memory/--keep-models", help="Free each model after its stage.")
+    ] = True,
 ) -> None:
     """Dub SOURCE into each --to language: writes <stem>.<lang>.mp4, .srt, .vtt and .dub.json."""
     chosen = {
@@ -96,7 +99,11 @@ def dub(
     folder = out_dir or source.parent
     try:
         config = PipelineConfig.from_mapping(
-            {**{k: v for k, v in chosen.items() if v}, "backend_options": parse_options(option)}
+            {
+                **{k: v for k, v in chosen.items() if v},
+                "backend_options": parse_options(option),
+                "low_memory": low_memory,
+            }
         )
         with build_pipeline(config) as pipeline:
             source_language = None if from_ == "auto" else from_
@@ -134,6 +141,7 @@ def redub(
             {
                 **{k: v.name for k, v in chosen.items()},
                 "backend_options": {BackendKind(k): dict(v.options) for k, v in chosen.items()},
+            "low_memory": True,
             }
         )
         with build_pipeline(config) as pipeline, RichProgress() as progress:

@@ -54,6 +54,8 @@ class PipelineConfig(BaseModel):
     target_lufs: float = Field(default=-16.0, ge=-70.0, le=0.0)
     max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
     max_duration_seconds: float = Field(default=3 * 3600.0, gt=0)
+    low_memory: bool = False
+    """Free each stage's models as soon as it has run (one model in memory at a time)."""
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> PipelineConfig:
@@ -124,4 +126,4 @@ def build_pipeline(config: PipelineConfig | None = None, *, registry: Registry |
         MixStage(target_lufs=config.target_lufs),
         MuxStage(),
     ]
-    return Pipeline(stages, retries=config.retries)
+    return Pipeline(stages, retries=config.retries, release_backends=config.low_memory)

@@ -42,11 +42,17 @@ class Pipeline:
     Args:
         stages: The stages, in order.
         retries: How often a failing unit (a segment) is retried before it is marked failed.
+        release_backends: Close each stage (freeing its models) as soon as it has run, so only one
+            model is in memory at a time. Right for one-off dubs; a worker that dubs many files keeps
+            models warm instead (the default).
     """
 
-    def __init__(self, stages: Sequence[Stage[Any]], *, retries: int = 1) -> None:
+    def __init__(
+        self, stages: Sequence[Stage[Any]], *, retries: int = 1, release_backends: bool = False
+    ) -> None:
         self._stages: tuple[Stage[Any], ...] = tuple(stages)
         self.retries = retries
+        self.release_backends = release_backends
         self._check_graph()
 
     @property
@@ -72,12 +78,20 @@ class Pipeline:
     def insert(self, stage: Stage[Any], *, after: str) -> Pipeline:
         """A new pipeline with ``stage`` inserted after the stage named ``after``."""
         index = self.stage_names().index(self.stage(after).name)
-        return Pipeline([*self._stages[: index + 1], stage, *self._stages[index + 1 :]], retries=self.retries)
+        return Pipeline(
+            [*self._stages[: index + 1], stage, *self._stages[index + 1 :]],
+            retries=self.retries,
+            release_backends=self.release_backends,
+        )
 
     def replace(self, name: str, stage: Stage[Any]) -> Pipeline:
         """A new pipeline with the stage called ``name`` replaced by ``stage``."""
         self.stage(name)
-        return Pipeline([stage if s.name == name else s for s in self._stages], retries=self.retries)
+        return Pipeline(
+            [stage if s.name == name else s for s in self._stages],
+            retries=self.retries,
+            release_backends=self.release_backends,
+        )
 
     # --- validation -------------------------------------------------------------------------------
 
@@ -311,6 +325,9 @@ class Pipeline:
         except Exception as exc:
             emit(0.0, str(exc), ProgressState.FAILED)
             raise StageError(stage.name, f"{type(exc).__name__}: {exc}") from exc
+        finally:
+            if self.release_backends:
+                stage.close()
         seconds = time.perf_counter() - started
         digest = store.commit(stage.name, key, value)
         artifacts.set(stage.output, value)

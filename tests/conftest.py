@@ -1,0 +1,22 @@
+"""Suite-wide options: ``--fail-on-skip`` turns any skipped test into a failed run.
+
+The README's test command passes it, because there every extra is installed and a skip would hide a
+test that never ran. ``nox -s tests-core`` (no extras) does not, and skips the backends it lacks.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--fail-on-skip", action="store_true", help="fail the run if any test was skipped")
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    skipped = reporter.stats.get("skipped", []) if reporter is not None else []
+    if session.config.getoption("--fail-on-skip") and skipped and exitstatus == 0:
+        if reporter is not None:
+            reporter.write_line(f"--fail-on-skip: {len(skipped)} test(s) were skipped", red=True)
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
