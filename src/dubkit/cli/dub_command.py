@@ -141,7 +141,7 @@ def redub(
             {
                 **{k: v.name for k, v in chosen.items()},
                 "backend_options": {BackendKind(k): dict(v.options) for k, v in chosen.items()},
-            "low_memory": True,
+                "low_memory": True,
             }
         )
         with build_pipeline(config) as pipeline, RichProgress() as progress:

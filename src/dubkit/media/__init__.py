@@ -1,7 +1,7 @@
 """ffmpeg and ffprobe as confined subprocesses: probe, extract, stretch, mix, mux, preview.
 
-Every function takes an optional :class:`FFmpeg` (binaries, version and resource limits); without one it
-uses :func:`default_ffmpeg`, found on PATH on first use. Nothing runs at import time.
+Every function takes an optional `FFmpeg` (binaries, version and resource limits); without one it
+uses `default_ffmpeg`, found on PATH on first use. Nothing runs at import time.
 """
 
 from dubkit.media.audio import extract_audio

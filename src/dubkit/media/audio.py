@@ -49,14 +49,14 @@ def extract_audio(
         info: What probe found in the input.
         out_dir: Folder for the two WAV files (created if missing).
         full_codec: ``pcm_s16le`` or ``pcm_f32le`` for the full track.
-        ffmpeg: The binaries (:func:`default_ffmpeg` when ``None``).
+        ffmpeg: The binaries (`default_ffmpeg` when ``None``).
         cwd: Working directory for ffmpeg (``out_dir`` when ``None``).
 
     Returns:
         The two tracks.
 
     Raises:
-        ConfigError: ``full_codec`` is not one of :data:`FULL_CODECS`.
+        ConfigError: ``full_codec`` is not one of `FULL_CODECS`.
         NoAudioStreamError: The input has no audio stream.
         UnsupportedFormatError: ``info`` names a container outside the allow-list.
         FFmpegError: ffmpeg failed or timed out.

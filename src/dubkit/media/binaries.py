@@ -1,7 +1,7 @@
 """Finding ffmpeg and ffprobe, and checking their version once.
 
-An :class:`FFmpeg` value holds the two binaries' paths, the version they report and the resource limits
-every run gets. The caller creates it (with :func:`find_ffmpeg`) and passes it along; :func:`default_ffmpeg`
+An `FFmpeg` value holds the two binaries' paths, the version they report and the resource limits
+every run gets. The caller creates it (with `find_ffmpeg`) and passes it along; `default_ffmpeg`
 caches one for callers that do not care.
 """
 
@@ -97,14 +97,14 @@ def find_ffmpeg(
     Args:
         ffmpeg: Name or path of the ffmpeg binary.
         ffprobe: Name or path of the ffprobe binary.
-        limits: Resource limits for every run; the defaults of :class:`ProcessLimits` when ``None``.
+        limits: Resource limits for every run; the defaults of `ProcessLimits` when ``None``.
 
     Returns:
         The binaries, their version and the limits.
 
     Raises:
         FFmpegNotFoundError: A binary is missing.
-        FFmpegError: A binary does not run, or is older than :data:`MINIMUM_VERSION`.
+        FFmpegError: A binary does not run, or is older than `MINIMUM_VERSION`.
     """
     ffmpeg_path = _which(ffmpeg)
     ffprobe_path = _which(ffprobe)

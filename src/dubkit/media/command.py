@@ -1,7 +1,7 @@
 """Building ffmpeg and ffprobe argv lists that cannot be tricked by file names or file content.
 
 Commands are built with ffmpeg-python (``ffmpeg.input(...).output(...)``) and compiled to argv with
-:func:`ffmpeg_argv`, which puts dubkit's global safety options first. Every path becomes one ``file:`` URL
+`ffmpeg_argv`, which puts dubkit's global safety options first. Every path becomes one ``file:`` URL
 with an absolute path, so a name like ``-x.mp4`` or ``http:a.mp4`` is never read as an option or another
 protocol, and every input is opened with its demuxer forced and the protocol, format and codec
 allow-lists set.

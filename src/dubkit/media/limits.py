@@ -16,7 +16,7 @@ def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -
 
 @attrs.frozen(slots=True)
 class MediaLimits:
-    """Limits an input must stay within; :func:`dubkit.media.probe` raises MediaLimitError past them.
+    """Limits an input must stay within; `dubkit.media.probe` raises MediaLimitError past them.
 
     Resolution is checked in either orientation: a 2160x3840 portrait video passes the 3840x2160 limit.
 

@@ -2,7 +2,7 @@
 
 Measuring uses ``ebur128=peak=true`` (integrated loudness, its gating threshold, loudness range, true
 peak): about five times faster than a loudnorm measuring pass, which upsamples to 192 kHz. The mix is
-then normalised with one linear gain for the whole track (:func:`normalize_gain`); only when that gain
+then normalised with one linear gain for the whole track (`normalize_gain`); only when that gain
 would push the true peak over the ceiling does a look-ahead limiter (``alimiter``) catch the peaks.
 """
 
@@ -182,7 +182,7 @@ def measure_loudness(
 
     Args:
         path: A WAV file (one dubkit wrote).
-        ffmpeg: The binaries (:func:`default_ffmpeg` when ``None``).
+        ffmpeg: The binaries (`default_ffmpeg` when ``None``).
         cwd: Working directory (the file's folder when ``None``).
 
     Returns:

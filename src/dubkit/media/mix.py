@@ -3,7 +3,7 @@
 1. Each clip is stretched (Rubber Band, or atempo), gained and converted to the track's rate and layout as
    raw float PCM, a batch of clips per ffmpeg run.
 2. The clips are spread over as few non-overlapping layers as possible and each layer is streamed into
-   ffmpeg through a pipe (see :mod:`dubkit.media.timeline`): memory stays flat for hundreds of clips and
+   ffmpeg through a pipe (see `dubkit.media.timeline`): memory stays flat for hundreds of clips and
    hour-long tracks, and the filter graph stays small.
 3. ffmpeg sums the layers over the separated background, or over the original audio ducked under the dub
    with ``sidechaincompress`` (its sidechain gain set from the dub's measured level, so the depth does not
@@ -92,7 +92,7 @@ class DuckingOptions:
 
 @attrs.frozen(slots=True)
 class MixOptions:
-    """Settings of :func:`mix` besides the loudness target.
+    """Settings of `mix` besides the loudness target.
 
     Attributes:
         true_peak: True-peak ceiling of the result, dBTP.
@@ -227,8 +227,8 @@ def mix(
         background: The separated background stem, or ``None`` to duck the original under the dub.
         out_path: The dubbed WAV to write (written to a temp name, then renamed).
         target_lufs: Integrated loudness of the result (EBU R128).
-        options: Everything else (see :class:`MixOptions`).
-        ffmpeg: The binaries (:func:`default_ffmpeg` when ``None``).
+        options: Everything else (see `MixOptions`).
+        ffmpeg: The binaries (`default_ffmpeg` when ``None``).
         cwd: Working directory and home of the temp files (``out_path``'s folder when ``None``).
 
     Returns:

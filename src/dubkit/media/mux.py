@@ -66,14 +66,14 @@ def mux(
 
     Args:
         info: The probed input, whose video (and original audio) is carried over.
-        dubbed: The dubbed track (a WAV from :func:`dubkit.media.mix`).
+        dubbed: The dubbed track (a WAV from `dubkit.media.mix`).
         original_audio_from_input: Add the input's own audio as a second track.
         cues_target: Subtitles in the target language (empty: no track).
         cues_source: Subtitles in the source language (empty: no track).
         target_language: ISO 639-1 code of the dub (``es``).
         source_language: ISO 639-1 code of the original (``en``).
         out_path: The file to write; for audio-only input its suffix becomes ``.m4a``.
-        ffmpeg: The binaries (:func:`default_ffmpeg` when ``None``).
+        ffmpeg: The binaries (`default_ffmpeg` when ``None``).
         cwd: Working directory and home of temp files (``out_path``'s folder when ``None``).
 
     Returns:

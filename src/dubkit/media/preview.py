@@ -88,15 +88,15 @@ def preview(
         end: Seconds; cut to the media's length.
         out_path: The MP4 to write.
         max_seconds: Longest preview allowed.
-        ffmpeg: The binaries (:func:`default_ffmpeg` when ``None``).
+        ffmpeg: The binaries (`default_ffmpeg` when ``None``).
         cwd: Working directory (``out_path``'s folder when ``None``).
 
     Returns:
         ``out_path``.
 
     Raises:
-        ConfigError: A bad range (see :func:`check_preview_range`).
-        MediaError: The file is not acceptable media (as for :func:`dubkit.media.probe`).
+        ConfigError: A bad range (see `check_preview_range`).
+        MediaError: The file is not acceptable media (as for `dubkit.media.probe`).
         FFmpegError: ffmpeg failed or timed out.
     """
     check_preview_range(start, end, max_seconds=math.inf)

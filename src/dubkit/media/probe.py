@@ -174,7 +174,7 @@ def probe(
     Args:
         path: The file (a server-made path; its content is untrusted).
         limits: Size, duration, resolution, frame rate and stream limits (defaults of MediaLimits).
-        ffmpeg: The binaries (:func:`default_ffmpeg` when ``None``).
+        ffmpeg: The binaries (`default_ffmpeg` when ``None``).
         require_audio: Reject files without an audio stream.
         verify: Also decode a short stretch to catch truncated or corrupt files.
         cwd: Working directory for ffprobe (the file's folder when ``None``).

@@ -87,7 +87,7 @@ class CompletedRun:
 class Feed:
     """A pipe that a thread fills while the process reads it as ``pipe:<read_fd>``.
 
-    Create it with :func:`open_feed`; :func:`run_process` passes ``read_fd`` to the child, closes it in the
+    Create it with `open_feed`; `run_process` passes ``read_fd`` to the child, closes it in the
     parent, and runs ``source`` on the write end in a thread. Close it yourself only if the run never starts.
     """
 

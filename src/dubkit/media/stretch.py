@@ -40,7 +40,7 @@ _ATEMPO_MIN, _ATEMPO_MAX = 0.5, 2.0
 
 
 def check_tempo(tempo: float) -> float:
-    """``tempo`` if it is a usable factor (finite, within :data:`MIN_TEMPO`-:data:`MAX_TEMPO`).
+    """``tempo`` if it is a usable factor (finite, within `MIN_TEMPO`-`MAX_TEMPO`).
 
     Raises:
         ConfigError: It is not.
@@ -54,7 +54,7 @@ def atempo_factors(tempo: float) -> tuple[float, ...]:
     """Factors within atempo's best range (0.5-2.0) whose product is ``tempo``; ``()`` for 1.0.
 
     Raises:
-        ConfigError: ``tempo`` is not usable (see :func:`check_tempo`).
+        ConfigError: ``tempo`` is not usable (see `check_tempo`).
     """
     remaining = check_tempo(tempo)
     factors: list[float] = []
@@ -93,7 +93,7 @@ def stretch(
         tempo: 1.25 plays 25% faster (the output lasts 1/1.25 as long).
         engine: ``rubberband`` (better for speech), ``atempo`` (ffmpeg), or ``auto``: Rubber Band when found.
         rubberband: Path of the Rubber Band tool (looked up on PATH when ``None``).
-        ffmpeg: The binaries, for atempo and for limits (:func:`default_ffmpeg` when ``None``).
+        ffmpeg: The binaries, for atempo and for limits (`default_ffmpeg` when ``None``).
         cwd: Working directory (``dst``'s folder when ``None``).
 
     Returns:
