@@ -16,6 +16,7 @@ import pytest
 from dubkit import PipelineConfig, build_pipeline
 from dubkit.backends import BaseTranscriber, NoOptions, Registry
 from dubkit.models import AudioFile, DubProject, SpeechRegion, Transcript, TranscriptSegment
+from dubkit.pipeline.keys import SYNTHESIS
 from dubkit.testing import SampleVideo, make_sample_video
 
 
@@ -61,7 +62,9 @@ def test_plugin_backends_run_in_a_real_dub(tmp_path: Path, sample: SampleVideo, 
     assert result.transcript is not None
     assert len(segments) == len(result.transcript.segments) >= len(sample.lines)
     assert all(s.translation == s.source_text.upper() for s in segments)
-    assert SineVoice.calls - before == len(segments)
+    synthesis = result.artifacts[SYNTHESIS]
+    assert len(synthesis.clips) == len(segments)
+    assert SineVoice.calls - before == len(synthesis.clips) + len(synthesis.alternatives)
     assert result.project.backends["synthesizer"].name == "sine-voice"
     assert result.output is not None and result.output.media.suffix == ".mp4"
     exported = result.export(tmp_path / "out")

@@ -206,8 +206,9 @@ class Clip:
         path: WAV file.
         duration: Seconds.
         sample_rate: Hz.
-        voice: The voice used.
+        voice: The voice used (its ``rate`` is the synthesizer's speaking rate).
         text: The text spoken.
+        candidate: Which translation candidate it speaks (0 = the translator's best or the human edit).
     """
 
     segment_id: str
@@ -216,15 +217,29 @@ class Clip:
     sample_rate: int
     voice: Voice
     text: str
+    candidate: int = 0
 
 
 @attrs.frozen(slots=True)
 class Synthesis:
-    """The synthesize stage's output: one clip per translated segment that could be voiced."""
+    """The synthesize stage's output: one clip per translated segment that could be voiced.
+
+    Attributes:
+        clips: The first-choice clip of every line (best candidate, the voice's own rate).
+        voices: Speaker label -> voice.
+        issues: Lines that could not be voiced.
+        alternatives: Extra clips for lines too long for their slot: shorter translation candidates
+            and faster speaking rates, for the timing solver to choose from.
+    """
 
     clips: tuple[Clip, ...] = ()
     voices: tuple[tuple[str, Voice], ...] = ()
     issues: tuple[SegmentIssue, ...] = ()
+    alternatives: tuple[Clip, ...] = ()
+
+    def options_for(self, segment_id: str) -> list[Clip]:
+        """Every clip of one line: the first choice first, then the alternatives."""
+        return [c for c in (*self.clips, *self.alternatives) if c.segment_id == segment_id]
 
     def voice_map(self) -> dict[str, Voice]:
         """Speaker label -> voice."""
@@ -243,6 +258,9 @@ class ClipTiming:
         gain_db: Gain applied to the clip.
         slot_start: The source segment's start.
         slot_end: The source segment's end.
+        candidate: The translation candidate chosen for the line.
+        rate: The synthesizer speaking rate of the chosen clip.
+        flags: Bounds the placement could not keep (``over_comfort``, ``at_cap``, ``overrun``).
     """
 
     segment_id: str
@@ -252,6 +270,9 @@ class ClipTiming:
     gain_db: float = 0.0
     slot_start: float = 0.0
     slot_end: float = 0.0
+    candidate: int = 0
+    rate: float = 1.0
+    flags: tuple[str, ...] = ()
 
     @property
     def start_offset(self) -> float:

@@ -67,6 +67,8 @@ class FitStage(BaseStage[TimingPlan]):
                     stretch=stretch,
                     slot_start=seg.start,
                     slot_end=seg.end,
+                    candidate=clip.candidate,
+                    rate=clip.voice.rate,
                 )
             )
         ctx.progress(1.0, f"{len(timings)} clips placed")

@@ -5,13 +5,36 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from dubkit.errors import StageError
 from dubkit.media import mix
 from dubkit.models.media import DubbedAudio
+from dubkit.models.speech import Clip, Synthesis, TimingPlan
 from dubkit.pipeline.context import StageContext
 from dubkit.pipeline.keys import AUDIO, DUBBED, STEMS, SYNTHESIS, TIMING
 from dubkit.pipeline.stage import Artifacts, BaseStage, RunRequest
 
-__all__ = ["MixStage"]
+__all__ = ["MixStage", "chosen_clips"]
+
+
+def chosen_clips(synthesis: Synthesis, plan: TimingPlan) -> list[Clip]:
+    """The clip the plan chose for each line (its candidate at its speaking rate).
+
+    Raises:
+        StageError: the plan names a clip the synthesis does not have.
+    """
+    by_choice = {
+        (c.segment_id, c.candidate, round(c.voice.rate, 4)): c
+        for c in (*synthesis.clips, *synthesis.alternatives)
+    }
+    out = []
+    for timing in plan.timings:
+        clip = by_choice.get((timing.segment_id, timing.candidate, round(timing.rate, 4)))
+        if clip is None:
+            raise StageError(
+                "mix", f"no clip for {timing.segment_id} (candidate {timing.candidate}, rate {timing.rate})"
+            )
+        out.append(clip)
+    return out
 
 
 class MixStage(BaseStage[DubbedAudio]):
@@ -35,9 +58,10 @@ class MixStage(BaseStage[DubbedAudio]):
     def run(self, ctx: StageContext, inputs: Artifacts) -> DubbedAudio:
         """Write the dubbed track into the stage folder."""
         ctx.progress(0.0, "mixing")
+        plan = inputs[TIMING]
         return mix(
-            inputs[TIMING],
-            inputs[SYNTHESIS].clips,
+            plan,
+            chosen_clips(inputs[SYNTHESIS], plan),
             original=inputs[AUDIO].full,
             background=inputs[STEMS].background,
             out_path=ctx.work_dir / "dubbed.wav",
