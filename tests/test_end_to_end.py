@@ -123,3 +123,16 @@ def test_audio_only_input_gives_audio_only_output(tmp_path: Path) -> None:
     assert result.output is not None
     assert (tmp_path / "podcast.es.m4a").is_file()
     assert not probe(tmp_path / "podcast.es.m4a").has_video
+
+
+def test_review_scores_every_line_by_transcribing_it_back(sample: SampleVideo, dubbed: DubResult) -> None:
+    reviewed = dubkit.dub(sample.path, to="es", progress=False, config=PipelineConfig(review=True))
+    redone = {r.name for r in reviewed.reports if not r.cached}
+    assert redone == {"review"}  # every other stage came from the first run's artifacts
+    scores = [s.quality.back_wer for s in reviewed.project.segments]
+    assert all(score is not None for score in scores)
+    mean = sum(s for s in scores if s is not None) / len(scores)
+    assert mean <= 0.45, scores
+    figures = json.loads(RESULTS.read_text()) if RESULTS.is_file() else {}
+    figures["review_mean_line_back_wer"] = round(mean, 3)
+    RESULTS.write_text(json.dumps(figures, indent=2) + "\n")

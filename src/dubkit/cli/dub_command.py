@@ -83,6 +83,9 @@ def dub(
     vad: Annotated[Optional[str], typer.Option(help="Voice-activity backend.")] = None,  # noqa: UP045
     option: Annotated[list[str], typer.Option("--option", help="Backend option KIND.KEY=VALUE.")] = [],  # noqa: B006
     strict: Annotated[bool, typer.Option(help="Fail on the first failed segment.")] = False,
+    review: Annotated[
+        bool, typer.Option(help="Transcribe the dub back and score each line (slower).")
+    ] = False,
     low_memory: Annotated[
         bool, typer.Option("--low-memory/--keep-models", help="Free each model after its stage.")
     ] = True,
@@ -103,6 +106,7 @@ def dub(
                 **{k: v for k, v in chosen.items() if v},
                 "backend_options": parse_options(option),
                 "low_memory": low_memory,
+                "review": review,
             }
         )
         with build_pipeline(config) as pipeline:

@@ -11,6 +11,8 @@ __all__ = [
     "Clip",
     "ClipTiming",
     "Diarization",
+    "LineReview",
+    "Review",
     "SegmentIssue",
     "SegmentStatus",
     "SpeakerTurn",
@@ -326,3 +328,24 @@ class Diarization:
             if overlap > best_overlap:
                 best, best_overlap = speaker, overlap
         return best
+
+
+@attrs.frozen(slots=True)
+class LineReview:
+    """One dubbed line heard back: what the transcriber understood and the word error rate."""
+
+    segment_id: str
+    heard: str
+    wer: float
+
+
+@attrs.frozen(slots=True)
+class Review:
+    """The review stage's output: every dubbed line transcribed back."""
+
+    language: str
+    lines: tuple[LineReview, ...] = ()
+
+    def by_id(self) -> dict[str, LineReview]:
+        """Reviews keyed by segment id."""
+        return {line.segment_id: line for line in self.lines}

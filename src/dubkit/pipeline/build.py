@@ -23,6 +23,7 @@ from dubkit.stages import (
     MixStage,
     MuxStage,
     ProbeStage,
+    ReviewStage,
     SeparateStage,
     SynthesizeStage,
     TranscribeStage,
@@ -56,6 +57,8 @@ class PipelineConfig(BaseModel):
     max_duration_seconds: float = Field(default=3 * 3600.0, gt=0)
     low_memory: bool = False
     """Free each stage's models as soon as it has run (one model in memory at a time)."""
+    review: bool = False
+    """Transcribe every dubbed line back and report its word error rate (a second transcription)."""
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> PipelineConfig:
@@ -95,7 +98,8 @@ def bind_backend(
 def build_pipeline(config: PipelineConfig | None = None, *, registry: Registry | None = None) -> Pipeline:
     """The standard 11-stage pipeline, with every backend resolved before any media is touched.
 
-    The stages: probe, extract, separate, vad, diarize, transcribe, translate, synthesize, fit, mix, mux.
+    The stages: probe, extract, separate, vad, diarize, transcribe, translate, synthesize, fit, mix, mux
+    (plus review after fit when ``config.review`` is set).
 
     Every backend is resolved, imported and validated here, before any media is touched; weights are
     loaded only when a stage first needs them.
@@ -112,6 +116,7 @@ def build_pipeline(config: PipelineConfig | None = None, *, registry: Registry |
     def bind(kind: BackendKind) -> BackendBinding[Any]:
         return bind_backend(registry, kind, config.backend_name(kind), config.backend_options.get(kind))
 
+    transcriber = bind(BackendKind.TRANSCRIBER)
     limits = MediaLimits(max_size=config.max_file_bytes, max_duration=config.max_duration_seconds)
     stages: list[Stage[Any]] = [
         ProbeStage(limits),
@@ -119,10 +124,11 @@ def build_pipeline(config: PipelineConfig | None = None, *, registry: Registry |
         SeparateStage(bind(BackendKind.SEPARATOR)),
         VadStage(bind(BackendKind.VAD)),
         DiarizeStage(bind(BackendKind.DIARIZER)),
-        TranscribeStage(bind(BackendKind.TRANSCRIBER)),
+        TranscribeStage(transcriber),
         TranslateStage(bind(BackendKind.TRANSLATOR), n_best=config.n_best),
         SynthesizeStage(bind(BackendKind.SYNTHESIZER)),
         FitStage(FitOptions(max_stretch=config.max_stretch)),
+        *([ReviewStage(transcriber)] if config.review else []),
         MixStage(target_lufs=config.target_lufs),
         MuxStage(),
     ]

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 from dubkit.models.media import DubbedAudio, ExtractedAudio, MediaInfo, MuxedMedia, Stems
-from dubkit.models.speech import Diarization, Synthesis, TimingPlan, Transcript, Translation, VoiceActivity
+from dubkit.models.speech import (
+    Diarization,
+    Review,
+    Synthesis,
+    TimingPlan,
+    Transcript,
+    Translation,
+    VoiceActivity,
+)
 from dubkit.pipeline.stage import ArtifactKey, SourceFile
 
 __all__ = [
@@ -11,6 +19,7 @@ __all__ = [
     "DUBBED",
     "MEDIA",
     "OUTPUT",
+    "REVIEW",
     "SOURCE",
     "SPEAKERS",
     "SPEECH",
@@ -33,3 +42,4 @@ SYNTHESIS: ArtifactKey[Synthesis] = ArtifactKey("synthesis", Synthesis)
 TIMING: ArtifactKey[TimingPlan] = ArtifactKey("timing", TimingPlan)
 DUBBED: ArtifactKey[DubbedAudio] = ArtifactKey("dubbed", DubbedAudio)
 OUTPUT: ArtifactKey[MuxedMedia] = ArtifactKey("output", MuxedMedia)
+REVIEW: ArtifactKey[Review] = ArtifactKey("review", Review)

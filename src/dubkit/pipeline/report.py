@@ -22,7 +22,7 @@ from dubkit.models.project import (
     SourceMedia,
 )
 from dubkit.models.speech import ClipTiming
-from dubkit.pipeline.keys import DUBBED, MEDIA, OUTPUT, SYNTHESIS, TIMING, TRANSCRIPT, TRANSLATION
+from dubkit.pipeline.keys import DUBBED, MEDIA, OUTPUT, REVIEW, SYNTHESIS, TIMING, TRANSCRIPT, TRANSLATION
 from dubkit.pipeline.stage import Artifacts, RunRequest
 
 if TYPE_CHECKING:
@@ -38,16 +38,23 @@ class QualityBounds:
     min_stretch: float = 0.85
     max_stretch: float = 1.2
     max_start_offset: float = 0.25
+    max_back_wer: float = 0.5
 
 
 def _quality(
-    timing: ClipTiming | None, next_start: float | None, bounds: QualityBounds, untranslated: Sequence[str]
+    timing: ClipTiming | None,
+    next_start: float | None,
+    bounds: QualityBounds,
+    untranslated: Sequence[str],
+    back_wer: float | None,
 ) -> SegmentQuality:
     flags: list[str] = []
+    if untranslated:
+        flags.append("untranslated_words")
+    if back_wer is not None and back_wer > bounds.max_back_wer:
+        flags.append("back_wer")
     if timing is None:
-        return SegmentQuality(
-            untranslated_words=list(untranslated), flags=["untranslated_words"] if untranslated else []
-        )
+        return SegmentQuality(untranslated_words=list(untranslated), back_wer=back_wer, flags=flags)
     overlap = max(0.0, timing.end - next_start) if next_start is not None else 0.0
     if not bounds.min_stretch <= timing.stretch <= bounds.max_stretch:
         flags.append("stretch")
@@ -55,13 +62,13 @@ def _quality(
         flags.append("start_offset")
     if overlap > 1e-3:
         flags.append("overlap")
-    if untranslated:
-        flags.append("untranslated_words")
+    flags += [f for f in timing.flags if f not in flags]
     return SegmentQuality(
         stretch=round(timing.stretch, 4),
         start_offset=round(timing.start_offset, 4),
         overlap=round(overlap, 4),
         untranslated_words=list(untranslated),
+        back_wer=back_wer,
         flags=flags,
     )
 
@@ -84,6 +91,8 @@ def build_project(
     plan = artifacts.get(TIMING)
     dubbed = artifacts.get(DUBBED)
     output = artifacts.get(OUTPUT)
+    review = artifacts.get(REVIEW)
+    reviews = review.by_id() if review else {}
 
     translated = translation.by_id() if translation else {}
     timings = plan.by_id() if plan else {}
@@ -121,7 +130,13 @@ def build_project(
                 )
                 if timing
                 else None,
-                quality=_quality(timing, next_start.get(seg.id), bounds, tr.untranslated if tr else ()),
+                quality=_quality(
+                    timing,
+                    next_start.get(seg.id),
+                    bounds,
+                    tr.untranslated if tr else (),
+                    reviews[seg.id].wer if seg.id in reviews else None,
+                ),
                 status="failed" if failed else "ok",
                 error=failures.get(seg.id),
             )

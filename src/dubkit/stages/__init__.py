@@ -6,6 +6,7 @@ from dubkit.stages.fit import FitOptions, FitStage
 from dubkit.stages.mix import MixStage
 from dubkit.stages.mux import MuxStage
 from dubkit.stages.probe import ProbeStage
+from dubkit.stages.review import ReviewStage
 from dubkit.stages.separate import SeparateStage
 from dubkit.stages.synthesize import SynthesizeStage
 from dubkit.stages.transcribe import TranscribeStage
@@ -20,6 +21,7 @@ __all__ = [
     "MixStage",
     "MuxStage",
     "ProbeStage",
+    "ReviewStage",
     "SeparateStage",
     "SynthesizeStage",
     "TranscribeStage",
