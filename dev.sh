@@ -80,7 +80,7 @@ lint() {
   log "docs (mkdocs build --strict)"
   local site
   site=$(mktemp -d)
-  "$VENV/bin/mkdocs" build --strict --quiet -d "$site"
+  NO_MKDOCS_2_WARNING=1 "$VENV/bin/mkdocs" build --strict --quiet -d "$site"
   rm -rf "$site"
 }
 
