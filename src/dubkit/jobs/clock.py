@@ -19,7 +19,7 @@ def utc_now() -> datetime:
 
 
 def format_time(moment: datetime) -> str:
-    """``moment`` in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00`` (always the same width, so text order is time order).
+    """``moment`` in UTC as ``YYYY-MM-DDTHH:MM:SS.ffffff+00:00``: one width, so text order is time order.
 
     Raises:
         JobError: ``moment`` is naive (has no timezone), so its UTC time is unknown.

@@ -28,6 +28,7 @@ import sqlite_utils
 from pydantic import ValidationError
 
 from dubkit.errors import JobError, JobNotFoundError
+from dubkit.jobs import sql
 from dubkit.jobs.claim import Claim
 from dubkit.jobs.clock import Clock, format_time, plus_seconds, utc_now
 from dubkit.jobs.connection import connect, immediate
@@ -140,7 +141,7 @@ class JobStore:
         row = _to_row(record)
         with self._translate("create", record.id):
             try:
-                self._database()["jobs"].insert(row)
+                self._database().table("jobs").insert(row)
             except sqlite3.IntegrityError as exc:
                 raise JobError(f"job {record.id!r} already exists", job_id=record.id) from exc
         return self.get(record.id)
@@ -169,13 +170,14 @@ class JobStore:
         """
         if not 1 <= limit <= 1000 or offset < 0:
             raise JobError(f"limit must be 1..1000 and offset >= 0, got limit={limit}, offset={offset}")
-        where = "user_id = :owner" + (" AND status = :status" if status is not None else "")
-        params: dict[str, object] = {"owner": owner, "limit": limit, "offset": offset}
-        if status is not None:
-            params["status"] = JobStatus(status).value
-        sql = f"SELECT * FROM jobs WHERE {where} ORDER BY created_at DESC, rowid DESC LIMIT :limit OFFSET :offset"
+        params = {
+            "owner": owner,
+            "status": None if status is None else JobStatus(status).value,
+            "limit": limit,
+            "offset": offset,
+        }
         with self._translate("list"):
-            rows = list(self._database().query(sql, params))
+            rows = list(self._database().query(sql.LIST_JOBS, params))
         return [_to_record(row) for row in rows]
 
     def request_cancel(self, job_id: str, owner: str) -> JobRecord:
@@ -192,24 +194,14 @@ class JobStore:
             JobNotFoundError: No such job for this owner.
             JobError: The job already completed or failed.
         """
-        now = format_time(self._now())
+        params = {"id": job_id, "now": format_time(self._now())}
         with self._write("cancel", job_id) as conn:
-            row = self._row(job_id, owner)
-            status = JobStatus(row["status"])
+            status = JobStatus(self._row(job_id, owner)["status"])
             if status in (JobStatus.COMPLETED, JobStatus.FAILED):
                 raise JobError(
                     f"job {job_id!r} already {status.value}; it cannot be cancelled", job_id=job_id
                 )
-            if status is JobStatus.UPLOADED:
-                conn.execute(
-                    f"UPDATE jobs SET status = 'cancelled', cancel_requested = 1, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = ?"
-                    " WHERE id = ?",
-                    (now, job_id),
-                )
-            elif status is JobStatus.PROCESSING:
-                conn.execute(
-                    "UPDATE jobs SET cancel_requested = 1, updated_at = ? WHERE id = ?", (now, job_id)
-                )
+            conn.execute(sql.CANCEL_WAITING if status is JobStatus.UPLOADED else sql.REQUEST_CANCEL, params)
         logger.info("cancel requested for job %s (was %s)", job_id, status.value)
         return self.get(job_id, owner)
 
@@ -238,7 +230,7 @@ class JobStore:
             The claim (job, lease token, expiry), or ``None`` when no job is available.
 
         Raises:
-            JobError: ``lease_seconds`` is not positive, or the write lock was not had within the busy timeout.
+            JobError: ``lease_seconds`` is not positive, or the write lock was not taken in the busy timeout.
         """
         _check_lease(lease_seconds)
         moment = self._now()
@@ -246,39 +238,17 @@ class JobStore:
         expires = plus_seconds(moment, lease_seconds)
         token = secrets.token_hex(16)
         with self._write("claim") as conn:
-            conn.execute(
-                f"UPDATE jobs SET status = 'cancelled', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL, updated_at = :now"
-                f" WHERE status = 'processing' AND (lease_expires_at IS NULL OR lease_expires_at <= :now) AND cancel_requested = 1",
-                {"now": now},
-            )
-            dead = [
-                r[0]
-                for r in conn.execute(
-                    f"SELECT id FROM jobs WHERE status = 'processing' AND (lease_expires_at IS NULL OR lease_expires_at <= :now) AND attempts >= :max",
-                    {"now": now, "max": self.max_attempts},
-                )
-            ]
-            for job_id in dead:
-                conn.execute(
-                    "UPDATE jobs SET status = 'failed', dead_lettered_at = :now, updated_at = :now,"
-                    " error_message = 'dead-lettered after ' || attempts || ' attempts'"
-                    " || COALESCE('; last error: ' || error_message, ''),"
-                    f" lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL WHERE id = :id",
-                    {"now": now, "id": job_id},
-                )
-                logger.warning("job %s dead-lettered after %d attempts", job_id, self.max_attempts)
-            found = conn.execute(
-                f"SELECT id FROM jobs WHERE (status = 'uploaded' AND cancel_requested = 0) OR (status = 'processing' AND (lease_expires_at IS NULL OR lease_expires_at <= :now))"
-                " ORDER BY created_at, rowid LIMIT 1",
-                {"now": now},
-            ).fetchone()
+            conn.execute(sql.CANCEL_EXPIRED, {"now": now})
+            exhausted = conn.execute(sql.SELECT_EXHAUSTED, {"now": now, "max": self.max_attempts}).fetchall()
+            for job_id, attempts in exhausted:
+                conn.execute(sql.DEAD_LETTER, {"now": now, "id": job_id})
+                logger.warning("job %s dead-lettered after %d attempts", job_id, attempts)
+            found = conn.execute(sql.SELECT_CLAIMABLE, {"now": now}).fetchone()
             if found is None:
                 return None
             job_id = found[0]
             conn.execute(
-                "UPDATE jobs SET status = 'processing', attempts = attempts + 1, lease_owner = :worker,"
-                " lease_token = :token, lease_expires_at = :expires, heartbeat_at = :now, updated_at = :now"
-                " WHERE id = :id",
+                sql.TAKE_LEASE,
                 {
                     "worker": worker_id,
                     "token": token,
@@ -303,13 +273,14 @@ class JobStore:
         """
         _check_lease(lease_seconds)
         moment = self._now()
+        params = {
+            "id": job_id,
+            "token": token,
+            "expires": format_time(plus_seconds(moment, lease_seconds)),
+            "now": format_time(moment),
+        }
         with self._write("heartbeat", job_id) as conn:
-            cursor = conn.execute(
-                "UPDATE jobs SET lease_expires_at = ?, heartbeat_at = ? WHERE id = ? AND lease_token = ?"
-                " AND status = 'processing'",
-                (format_time(plus_seconds(moment, lease_seconds)), format_time(moment), job_id, token),
-            )
-            return cursor.rowcount == 1
+            return conn.execute(sql.HEARTBEAT, params).rowcount == 1
 
     def update_progress(self, job_id: str, token: str, stage: str, progress: float) -> None:
         """Record the stage a worker is in and its overall progress (0 to 1).
@@ -321,11 +292,7 @@ class JobStore:
         if not 0.0 <= progress <= 1.0:
             raise JobError(f"progress must be within 0..1, got {progress}", job_id=job_id)
         self._guarded(
-            "update_progress",
-            job_id,
-            token,
-            "stage = :stage, progress = :progress",
-            {"stage": stage, "progress": progress},
+            "update progress of", job_id, token, sql.PROGRESS, {"stage": stage, "progress": progress}
         )
 
     def complete(
@@ -337,15 +304,8 @@ class JobStore:
             JobError: ``token`` no longer holds the job (its lease was taken over, or it was finished).
             JobNotFoundError: No such job.
         """
-        now = format_time(self._now())
-        self._guarded(
-            "complete",
-            job_id,
-            token,
-            "status = 'completed', output_path = :output_path, output_size = :output_size,"
-            f" processing_time_seconds = :seconds, progress = 1.0, completed_at = :now, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL",
-            {"output_path": output_path, "output_size": output_size, "seconds": processing_time, "now": now},
-        )
+        params = {"output_path": output_path, "output_size": output_size, "seconds": processing_time}
+        self._guarded("complete", job_id, token, sql.COMPLETE, params)
         logger.info("job %s completed", job_id)
         return self.get(job_id)
 
@@ -366,19 +326,8 @@ class JobStore:
             JobError: ``token`` no longer holds the job.
             JobNotFoundError: No such job.
         """
-        now = format_time(self._now())
-        params: dict[str, object] = {"error": error, "now": now, "max": self.max_attempts}
-        if retry:
-            assignments = (
-                "status = CASE WHEN attempts >= :max THEN 'failed' ELSE 'uploaded' END,"
-                " dead_lettered_at = CASE WHEN attempts >= :max THEN :now ELSE NULL END,"
-                " error_message = CASE WHEN attempts >= :max"
-                " THEN 'dead-lettered after ' || attempts || ' attempts; last error: ' || :error ELSE :error END,"
-                f" lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL"
-            )
-        else:
-            assignments = f"status = 'failed', error_message = :error, lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL"
-        self._guarded("fail", job_id, token, assignments, params)
+        params: dict[str, object] = {"error": error, "max": self.max_attempts}
+        self._guarded("fail", job_id, token, sql.RETRY if retry else sql.FAIL, params)
         record = self.get(job_id)
         logger.info("job %s attempt %d failed (%s): %s", job_id, record.attempts, record.status.value, error)
         return record
@@ -390,13 +339,7 @@ class JobStore:
             JobError: ``token`` no longer holds the job.
             JobNotFoundError: No such job.
         """
-        self._guarded(
-            "cancel",
-            job_id,
-            token,
-            f"status = 'cancelled', lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL",
-            {},
-        )
+        self._guarded("cancel", job_id, token, sql.ACKNOWLEDGE_CANCEL, {})
         return self.get(job_id)
 
     # --- internals -------------------------------------------------------------------------------
@@ -408,28 +351,22 @@ class JobStore:
         return self.open()._db  # type: ignore[return-value]
 
     def _row(self, job_id: str, owner: str | None) -> dict[str, Any]:
-        sql = "SELECT * FROM jobs WHERE id = :id" + (" AND user_id = :owner" if owner is not None else "")
         with self._translate("read", job_id):
-            rows = list(self._database().query(sql, {"id": job_id, "owner": owner}))
+            rows = list(self._database().query(sql.SELECT_JOB, {"id": job_id, "owner": owner}))
         if not rows:
             raise JobNotFoundError(job_id)
         return rows[0]
 
     def _guarded(
-        self, action: str, job_id: str, token: str, assignments: str, params: dict[str, object]
+        self, action: str, job_id: str, token: str, statement: str, params: dict[str, object]
     ) -> None:
-        values = {**params, "id": job_id, "token": token, "now": params.get("now", format_time(self._now()))}
+        values = {**params, "id": job_id, "token": token, "now": format_time(self._now())}
         with self._write(action, job_id) as conn:
-            cursor = conn.execute(
-                f"UPDATE jobs SET {assignments}, updated_at = :now"
-                " WHERE id = :id AND lease_token = :token AND status = 'processing'",
-                values,
-            )
-            if cursor.rowcount == 1:
+            if conn.execute(statement, values).rowcount == 1:
                 return
             row = self._row(job_id, None)
         raise JobError(
-            f"cannot {action.replace('_', ' ')} job {job_id!r}: this worker's lease no longer holds it"
+            f"cannot {action} job {job_id!r}: this worker's lease no longer holds it"
             f" (status {row['status']})",
             job_id=job_id,
         )

@@ -50,6 +50,8 @@ class JobRecord(BaseModel):
     stage: str | None = None
     progress: float = Field(default=0.0, ge=0.0, le=1.0)
     attempts: int = 0
+    cancel_requested: bool = False
+    dead_lettered_at: datetime | None = None
     created_at: datetime = Field(default_factory=_now)
     updated_at: datetime = Field(default_factory=_now)
     completed_at: datetime | None = None
