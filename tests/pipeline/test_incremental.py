@@ -7,6 +7,7 @@ translator (installed as a real third-party distribution), and a transcriber reg
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Sequence
 from pathlib import Path
@@ -167,3 +168,36 @@ def test_a_video_without_speech_keeps_its_audio_and_says_why(tmp_path: Path, reg
     assert any("no speech" in note for note in result.project.quality.notes)
     assert result.output is not None
     assert result.output.media.is_file()
+
+
+def test_a_line_too_long_for_its_slot_speaks_a_shorter_candidate(
+    tmp_path: Path, sample: SampleVideo, registry: Registry
+) -> None:
+    from dubkit.backends import BaseTranslator
+
+    class Wordy(BaseTranslator[NoOptions]):
+        """The best candidate is four times too long; the second is the plain line."""
+
+        def translate(self, texts: Sequence[str], source: str, target: str, n_best: int) -> list[list[str]]:
+            return [[" ".join([t.upper()] * 4), t.upper()][: max(1, n_best)] for t in texts]
+
+    registry.register("translator", "wordy", Wordy)
+    config = CONFIG.model_copy(update={"translator": "wordy", "n_best": 2})
+    with build_pipeline(config, registry=registry) as pipeline:
+        result = pipeline.run(sample.path, to="es", run_dir=tmp_path / "run")
+    synthesis = result.artifacts[SYNTHESIS]
+    assert any(c.candidate == 1 for c in synthesis.alternatives)
+    timings = [s.timing for s in result.project.segments]
+    assert all(t is not None for t in timings)
+    chosen = [t for t in timings if t is not None and t.candidate == 1]
+    assert chosen, "the solver prefers the shorter candidate over stretching past the cap"
+    for t in chosen:
+        assert t.spoken == t.spoken.upper()
+        assert t.spoken.count("THIS IS LINE") == 1
+        assert t.stretch <= 1.2 + 1e-6
+    ordered = sorted((t for t in timings if t is not None), key=lambda t: t.start)
+    for a, b in itertools.pairwise(ordered):
+        assert a.end <= b.start + 1e-6  # never overlapping
+    assert result.output is not None
+    srt = result.output.srt.read_text()
+    assert chosen[0].spoken in srt  # the subtitles show what the dub says

@@ -70,12 +70,19 @@ class ProjectSpeaker(_Model):
 
 
 class SegmentTiming(_Model):
-    """Where the dubbed line plays."""
+    """Where the dubbed line plays, and what it says there.
+
+    ``candidate`` is the translation candidate the timing solver chose (0 = ``translation``; a higher
+    index means a shorter alternative was spoken, shown in ``spoken``), ``rate`` the speaking rate.
+    """
 
     start: float
     end: float
     stretch: float = 1.0
     gain_db: float = 0.0
+    candidate: int = 0
+    rate: float = 1.0
+    spoken: str = ""
 
 
 class SegmentQuality(_Model):

@@ -167,6 +167,12 @@ class TranslatedSegment:
     untranslated: tuple[str, ...] = ()
     edited: bool = False
 
+    def spoken(self, candidate: int) -> str:
+        """The words of candidate ``candidate`` (0 = ``text``: the edit or the translator's best)."""
+        if candidate <= 0 or candidate >= len(self.candidates):
+            return self.text
+        return self.candidates[candidate]
+
 
 @attrs.frozen(slots=True)
 class Translation:

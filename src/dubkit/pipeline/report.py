@@ -126,7 +126,13 @@ def build_project(
                 candidates=list(tr.candidates) if tr else [],
                 voice=clip.voice.id if clip else None,
                 timing=SegmentTiming(
-                    start=timing.start, end=timing.end, stretch=timing.stretch, gain_db=timing.gain_db
+                    start=timing.start,
+                    end=timing.end,
+                    stretch=timing.stretch,
+                    gain_db=timing.gain_db,
+                    candidate=timing.candidate,
+                    rate=timing.rate,
+                    spoken=tr.spoken(timing.candidate) if tr else "",
                 )
                 if timing
                 else None,

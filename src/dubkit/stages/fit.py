@@ -1,21 +1,24 @@
-"""Stage 9, fit: decide where each clip plays and how much it is time-stretched.
+"""Stage 9, fit: one timing plan for the whole job (``dubkit.timing.plan_timing``).
 
-This is the simple per-clip planner: each clip starts at its source segment's start (so timing error
-never accumulates), may run into the silence before the next segment, and is sped up only by what it
-still overruns, up to ``max_stretch``.
+Each line is anchored to its own source slot, may borrow silence around it, never overlaps the next
+line or runs into another speaker's slot, and keeps its tempo within 0.85-1.2x where it can (hard
+cap 1.35x). Lines too long for their slot choose, in order of preference, a shorter translation
+candidate, a faster speaking rate (both voiced by the synthesize stage), then time-stretching.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
 import attrs
 
-from dubkit.models.speech import ClipTiming, TimingPlan
+from dubkit.models.speech import Clip, ClipTiming, TimingPlan
 from dubkit.pipeline.context import StageContext
 from dubkit.pipeline.keys import MEDIA, SYNTHESIS, TIMING, TRANSCRIPT
 from dubkit.pipeline.stage import Artifacts, BaseStage, RunRequest
+from dubkit.timing import Candidate, Line, TimingOptions, plan_timing
 
 __all__ = ["FitOptions", "FitStage"]
 
@@ -27,16 +30,35 @@ class FitOptions:
     Attributes:
         max_stretch: The fastest a clip may be played (1.35 = 35% faster).
         min_gap: Silence kept before the next line, in seconds.
+        comfort: The tempo range that sounds natural; leaving it is flagged and avoided where possible.
+        max_borrow_before: How early a line may start before its source slot, seconds.
+        max_delay: How late a line may start after its source slot, seconds.
     """
 
     max_stretch: float = 1.35
-    min_gap: float = 0.05
+    min_gap: float = 0.08
+    comfort: tuple[float, float] = (0.85, 1.2)
+    max_borrow_before: float = 0.3
+    max_delay: float = 0.25
+
+
+def _candidates(first: Clip, options: list[Clip]) -> tuple[list[Candidate], dict[tuple[int, float], float]]:
+    """Solver candidates (durations per relative rate) and the map back to the clips' absolute rates."""
+    base = first.voice.rate or 1.0
+    durations: dict[int, dict[float, float]] = defaultdict(dict)
+    absolute: dict[tuple[int, float], float] = {}
+    for clip in options:
+        relative = round(clip.voice.rate / base, 4)
+        durations[clip.candidate][relative] = clip.duration
+        absolute[(clip.candidate, relative)] = clip.voice.rate
+    return [Candidate(index=k, durations=d) for k, d in sorted(durations.items())], absolute
 
 
 class FitStage(BaseStage[TimingPlan]):
-    """Anchors every clip at its segment start and stretches only what overruns its window."""
+    """Plans every clip at once with the timing solver."""
 
     name = "fit"
+    version = "2"
     inputs = (MEDIA, TRANSCRIPT, SYNTHESIS)
     output = TIMING
 
@@ -49,27 +71,42 @@ class FitStage(BaseStage[TimingPlan]):
 
     def run(self, ctx: StageContext, inputs: Artifacts) -> TimingPlan:
         """Plan every clip."""
-        media = inputs[MEDIA]
+        synthesis = inputs[SYNTHESIS]
         segments = {s.id: s for s in inputs[TRANSCRIPT].segments}
-        clips = sorted(inputs[SYNTHESIS].clips, key=lambda c: segments[c.segment_id].start)
-        timings = []
-        for i, clip in enumerate(clips):
+        lines, rates = [], {}
+        for clip in synthesis.clips:
             seg = segments[clip.segment_id]
-            next_start = segments[clips[i + 1].segment_id].start if i + 1 < len(clips) else media.duration
-            window = max(seg.duration, next_start - seg.start - self.options.min_gap, 1e-3)
-            stretch = min(max(clip.duration / window, 1.0), self.options.max_stretch)
-            start = seg.start
+            candidates, absolute = _candidates(clip, synthesis.options_for(clip.segment_id))
+            rates[clip.segment_id] = absolute
+            lines.append(Line(clip.segment_id, seg.start, seg.end, seg.speaker, candidates))
+        opts = self.options
+        plan = plan_timing(
+            lines,
+            inputs[MEDIA].duration,
+            TimingOptions(
+                comfort=opts.comfort,
+                max_stretch=opts.max_stretch,
+                min_gap=opts.min_gap,
+                max_borrow_before=opts.max_borrow_before,
+                max_delay=opts.max_delay,
+            ),
+        )
+        timings = []
+        for placement in plan.placements:
+            timing = placement.to_clip_timing()
+            rate = rates[placement.segment_id].get((placement.candidate, round(placement.synth_rate, 4)), 1.0)
             timings.append(
-                ClipTiming(
-                    segment_id=clip.segment_id,
-                    start=start,
-                    end=start + clip.duration / stretch,
-                    stretch=stretch,
-                    slot_start=seg.start,
-                    slot_end=seg.end,
-                    candidate=clip.candidate,
-                    rate=clip.voice.rate,
+                attrs.evolve(
+                    timing,
+                    candidate=placement.candidate,
+                    rate=rate,
+                    flags=tuple(sorted(f.value for f in placement.flags)),
                 )
             )
-        ctx.progress(1.0, f"{len(timings)} clips placed")
-        return TimingPlan(timings=tuple(timings))
+        flagged = sum(1 for t in timings if t.flags)
+        ctx.progress(1.0, f"{len(timings)} clips placed, {flagged} flagged")
+        return TimingPlan(timings=tuple(_sorted(timings)))
+
+
+def _sorted(timings: list[ClipTiming]) -> list[ClipTiming]:
+    return sorted(timings, key=lambda t: t.start)

@@ -33,7 +33,7 @@ class MuxStage(BaseStage[MuxedMedia]):
                 continue
             timing = timings.get(seg.id)
             start, end = (timing.start, timing.end) if timing else (seg.start, seg.end)
-            target_cues.append(SubtitleCue(start, end, tr.text))
+            target_cues.append(SubtitleCue(start, end, tr.spoken(timing.candidate if timing else 0)))
         srt = write_subtitles(target_cues, ctx.work_dir / f"dub.{translation.target_language}.srt")
         vtt = write_subtitles(target_cues, ctx.work_dir / f"dub.{translation.target_language}.vtt")
         suffix = ".mp4" if media.has_video else ".m4a"
