@@ -40,3 +40,15 @@ def test_loads_once_on_first_use_and_again_after_close() -> None:
     binding.close()
     binding.get()
     assert _Translator.loads - before == 2
+
+
+def test_infinite_options_survive_a_json_round_trip() -> None:
+    import json
+
+    from dubkit.backends import Registry
+
+    registry = Registry()
+    vad = registry.create("vad", "silero")
+    binding = BackendBinding("vad", "silero", vad)
+    options = json.loads(json.dumps(binding.fingerprint()["options"]))
+    assert registry.create("vad", "silero", options).options == vad.options

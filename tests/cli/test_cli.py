@@ -120,3 +120,36 @@ def test_parse_options() -> None:
         parse_options(["margin_db=9"])
     with pytest.raises(ConfigError):
         parse_options(["warp.speed=9"])
+
+
+@pytest.mark.models
+def test_dub_writes_every_output_and_a_summary(tmp_path: Path) -> None:
+    from dubkit.testing import make_sample_video
+
+    sample = make_sample_video(
+        tmp_path / "talk.mp4", script=(("en+m3", "Hello there, and welcome to the show."),)
+    )
+    result = runner.invoke(
+        app,
+        [
+            "dub",
+            str(sample.path),
+            "--to",
+            "es",
+            "-o",
+            str(tmp_path / "out"),
+            "--translator",
+            "shout",
+            "--synthesizer",
+            "sine-voice",
+            "--diarizer",
+            "single",
+        ],
+    )
+    assert result.exit_code == 0, result.stderr
+    for suffix in (".mp4", ".srt", ".vtt", ".dub.json"):
+        assert (tmp_path / "out" / f"talk.es{suffix}").is_file()
+    assert "talk.mp4 -> es" in result.stdout
+    assert "segments: 1" in result.stdout
+    again = runner.invoke(app, ["redub", str(tmp_path / "out" / "talk.es.dub.json")])
+    assert again.exit_code == 0, again.stderr

@@ -201,3 +201,35 @@ def test_a_line_too_long_for_its_slot_speaks_a_shorter_candidate(
     assert result.output is not None
     srt = result.output.srt.read_text()
     assert chosen[0].spoken in srt  # the subtitles show what the dub says
+
+
+def test_a_new_voice_for_one_speaker_revoices_only_that_speakers_lines(
+    tmp_path: Path, sample: SampleVideo, registry: Registry
+) -> None:
+    from dubkit_sample_plugin.voice import SineVoice
+
+    from dubkit.backends import BaseDiarizer
+    from dubkit.models import ProjectVoice, SpeakerTurn
+
+    class Alternating(BaseDiarizer[NoOptions]):
+        def diarize(self, audio: AudioFile, regions: Sequence[SpeechRegion]) -> list[SpeakerTurn]:
+            return [SpeakerTurn(r.start, r.end, f"SPEAKER_0{i % 2}") for i, r in enumerate(regions)]
+
+    registry.register("diarizer", "alternating", Alternating)
+    config = CONFIG.model_copy(update={"diarizer": "alternating"})
+    with build_pipeline(config, registry=registry) as pipeline:
+        first = pipeline.run(sample.path, to="es", run_dir=tmp_path / "run")
+        exported = first.export(tmp_path / "out")
+        project = DubProject.load(exported.project)
+        assert [s.id for s in project.speakers] == ["SPEAKER_00", "SPEAKER_01"]
+        project.speakers[1].voice = ProjectVoice(id="es-other", language="es")
+        calls = SineVoice.calls
+        second = pipeline.redub(project)
+    revoiced = [s for s in second.project.segments if s.speaker == "SPEAKER_01"]
+    kept = [s for s in second.project.segments if s.speaker == "SPEAKER_00"]
+    synthesis = second.artifacts[SYNTHESIS]
+    extra = [c for c in synthesis.alternatives if c.voice.id == "es-other"]
+    assert SineVoice.calls - calls == len(revoiced) + len(extra)
+    assert {s.voice for s in revoiced} == {"es-other"}
+    assert {s.voice for s in kept} == {"es-low"}
+    assert {r.name for r in second.reports if not r.cached} == {"synthesize", "fit", "mix", "mux"}

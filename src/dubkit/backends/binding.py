@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import threading
 from collections.abc import Mapping
 from typing import Any, Generic, TypeVar
@@ -23,6 +24,8 @@ def _plain(value: Any) -> Any:
         return {str(k): _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)  # "inf": JSON has no infinity, and cattrs turns the string back into the float
     if isinstance(value, (str, int, float, bool)) or value is None:
         return value
     return str(value)

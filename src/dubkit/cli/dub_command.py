@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Annotated, Any, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from dubkit.api import default_run_dir
@@ -63,8 +64,28 @@ def _summary(result: DubResult, files: dict[str, Path]) -> None:
         f"segments: {len(result.project.segments)}, flagged: {len(q.flagged_segments)}, "
         f"failed: {len(q.failed_segments)}, loudness: {q.loudness_lufs} LUFS"
     )
+    flagged = [s for s in result.project.segments if s.quality.flags or s.status != "ok"]
+    if flagged:
+        lines = Table(title="lines to review", title_justify="left")
+        for column in ("id", "time", "speaker", "stretch", "offset", "back WER", "flags", "spoken"):
+            lines.add_column(column)
+        for seg in flagged[:30]:
+            quality, timing = seg.quality, seg.timing
+            lines.add_row(
+                seg.id,
+                f"{seg.start:.1f}-{seg.end:.1f}",
+                seg.speaker,
+                f"{quality.stretch:.2f}" if quality.stretch is not None else "",
+                f"{quality.start_offset:+.2f}" if quality.start_offset is not None else "",
+                f"{quality.back_wer:.2f}" if quality.back_wer is not None else "",
+                escape(", ".join(quality.flags) or seg.status),
+                escape(timing.spoken if timing else seg.error or ""),
+            )
+        console.print(lines)
+        if len(flagged) > 30:
+            console.print(f"... and {len(flagged) - 30} more in the dub project")
     for note in q.notes:
-        console.print(f"[yellow]note:[/] {note}")
+        console.print(f"[yellow]note:[/] {escape(note)}")
     for label, path in files.items():
         console.print(f"{label}: {path}")
 
