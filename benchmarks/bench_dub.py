@@ -19,59 +19,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from dubkit.testing.sample_video import make_sample_video
+from dubkit.testing.sample_video import lecture_script, make_sample_video
 
 RESULTS = Path(__file__).parent / "results" / "dub.json"
-
-
-_SUBJECTS = [
-    "The river",
-    "Our teacher",
-    "A small boat",
-    "The old bridge",
-    "My neighbour",
-    "The city council",
-    "A young doctor",
-    "The morning train",
-    "This little garden",
-    "The northern wind",
-]
-_VERBS = ["carries", "finds", "builds", "watches", "paints", "follows", "opens", "visits", "moves", "cleans"]
-_OBJECTS = [
-    "the green house",
-    "a heavy stone",
-    "the quiet market",
-    "an open window",
-    "the long road",
-    "a bright lamp",
-    "the wooden table",
-    "a cold lake",
-    "the new school",
-    "a red door",
-]
-_ENDINGS = [
-    "every morning.",
-    "before the storm.",
-    "near the harbour.",
-    "after dinner.",
-    "with great care.",
-    "in the spring.",
-    "without a word.",
-    "at the end of the day.",
-]
-
-
-def _script_for(minutes: float) -> list[tuple[str, str]]:
-    """Distinct sentences, two voices alternating (about 4.5 s a line with its pause)."""
-    count = max(2, round(minutes * 60 / 4.5))
-    lines = []
-    for i in range(count):
-        sentence = (
-            f"{_SUBJECTS[i % 10]} {_VERBS[(i // 10) % 10]} {_OBJECTS[(i // 100 + i) % 10]} "
-            f"{_ENDINGS[(i * 7) % 8]}"
-        )
-        lines.append(("en+m3" if i % 2 == 0 else "en+f4", sentence))
-    return lines
 
 
 def _run_dub(video: Path, out: Path) -> tuple[float, int]:
@@ -87,7 +37,7 @@ def _run_dub(video: Path, out: Path) -> tuple[float, int]:
 
 def bench(minutes: float, folder: Path) -> dict[str, object]:
     video = folder / f"talk-{minutes:g}min.mp4"
-    sample = make_sample_video(video, script=_script_for(minutes))
+    sample = make_sample_video(video, script=lecture_script(minutes))
     wall, peak = _run_dub(video, folder / "out")
     project = json.loads((folder / "out" / f"{video.stem}.es.dub.json").read_text())
     stages = project["quality"]["stage_seconds"]

@@ -24,9 +24,12 @@ from dubkit.testing import SampleVideo, make_sample_video
 class RegionTranscriber(BaseTranscriber[NoOptions]):
     """One segment per region, with the region's index as its text."""
 
+    region_counts: list[int] = []  # noqa: RUF012  (the tests read how much each call transcribed)
+
     def transcribe(
         self, audio: AudioFile, regions: Sequence[SpeechRegion], language: str | None
     ) -> Transcript:
+        type(self).region_counts.append(len(regions))
         return Transcript(
             language=language or "en",
             segments=tuple(
@@ -233,3 +236,20 @@ def test_a_new_voice_for_one_speaker_revoices_only_that_speakers_lines(
     assert {s.voice for s in revoiced} == {"es-other"}
     assert {s.voice for s in kept} == {"es-low"}
     assert {r.name for r in second.reports if not r.cached} == {"synthesize", "fit", "mix", "mux"}
+
+
+def test_review_after_an_edit_hears_only_the_edited_line_again(
+    tmp_path: Path, sample: SampleVideo, registry: Registry
+) -> None:
+    config = CONFIG.model_copy(update={"review": True})
+    with build_pipeline(config, registry=registry) as pipeline:
+        first = pipeline.run(sample.path, to="es", run_dir=tmp_path / "run")
+        assert all(s.quality.back_wer is not None for s in first.project.segments)
+        exported = first.export(tmp_path / "out")
+        project = DubProject.load(exported.project)
+        project.segments[1].translation = "THIS IS AN EDITED LINE"
+        RegionTranscriber.region_counts.clear()
+        second = pipeline.redub(project)
+    assert RegionTranscriber.region_counts == [1]  # the review stage transcribed one clip back
+    assert "review" in {r.name for r in second.reports if not r.cached}
+    assert second.project.segments[1].quality.back_wer is not None

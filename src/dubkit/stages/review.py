@@ -4,6 +4,7 @@ The chosen clips are laid one after another (with pauses) on a 16 kHz mono track
 one call with the run's transcriber in the target language; each line's words are compared with the
 text it should say (jiwer). A high back-transcription WER flags a line whose dub is unintelligible or
 mispronounced. Runs only when asked (``PipelineConfig(review=True)``): it costs a second transcription.
+Each line's score is cached by its clip and text, so after an edit only the edited line is heard again.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import wave
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 import numpy as np
 
 from dubkit.backends.binding import BackendBinding
@@ -19,7 +21,8 @@ from dubkit.backends.protocols import Transcriber
 from dubkit.backends.wav import read_wav_mono
 from dubkit.errors import ConfigError
 from dubkit.models.media import AudioFile
-from dubkit.models.speech import LineReview, Review, SpeechRegion
+from dubkit.models.speech import Clip, LineReview, Review, SpeechRegion
+from dubkit.pipeline.cache import stable_hash
 from dubkit.pipeline.context import StageContext
 from dubkit.pipeline.keys import REVIEW, SYNTHESIS, TIMING, TRANSLATION
 from dubkit.pipeline.stage import Artifacts, BaseStage, RunRequest
@@ -82,11 +85,30 @@ class ReviewStage(BaseStage[Review]):
         return {"backend": self.transcriber.fingerprint(), "target": request.target_language}
 
     def run(self, ctx: StageContext, inputs: Artifacts) -> Review:
-        """Lay the clips on one track, transcribe it once, score each line."""
+        """Score every chosen clip; only clips not reviewed before are transcribed (in one call)."""
         clips = chosen_clips(inputs[SYNTHESIS], inputs[TIMING])
         target = ctx.request.target_language
-        if not clips:
-            return Review(language=target)
+        cache = ctx.units()
+        keys = [
+            stable_hash({"t": self.transcriber.fingerprint(), "l": target, "c": c.path.name, "x": c.text})
+            for c in clips
+        ]
+        done = {k: hit for k in keys if (hit := cache.get(k, LineReview)) is not None}
+        pending = [(clip, key) for clip, key in zip(clips, keys, strict=True) if key not in done]
+        if pending:
+            ctx.progress(0.1, f"transcribing {len(pending)} lines back")
+            heard = self._transcribe_back(ctx, [clip for clip, _ in pending], target)
+            for (clip, key), text in zip(pending, heard, strict=True):
+                review = LineReview(clip.segment_id, text, round(word_error_rate(clip.text, text), 4))
+                cache.put(key, review)
+                done[key] = review
+        lines = tuple(
+            attrs.evolve(done[key], segment_id=clip.segment_id) for clip, key in zip(clips, keys, strict=True)
+        )
+        return Review(language=target, lines=lines)
+
+    def _transcribe_back(self, ctx: StageContext, clips: list[Clip], language: str) -> list[str]:
+        """Lay the clips one after another on a 16 kHz track, transcribe it once, split the words back."""
         pieces, regions, cursor = [np.zeros(int(_PAUSE * _RATE), np.float32)], [], _PAUSE
         for clip in clips:
             rate, samples = read_wav_mono(clip.path)
@@ -102,24 +124,14 @@ class ReviewStage(BaseStage[Review]):
             out.setframerate(_RATE)
             out.writeframes(pcm.tobytes())
         audio = AudioFile(path=track, sample_rate=_RATE, channels=1, duration=len(pcm) / _RATE)
-        ctx.progress(0.1, f"transcribing {len(clips)} lines back")
-        heard = self.transcriber.get().transcribe(audio, regions, target)
+        heard = self.transcriber.get().transcribe(audio, regions, language)
         texts: list[list[str]] = [[] for _ in clips]
+        centres = [(r.start + r.end) / 2 for r in regions]
         for seg in heard.segments:
             middle = (seg.start + seg.end) / 2
-            nearest = min(
-                range(len(regions)), key=lambda i: abs((regions[i].start + regions[i].end) / 2 - middle)
-            )
+            nearest = min(range(len(regions)), key=lambda i: abs(centres[i] - middle))
             texts[nearest].append(seg.text.strip())
-        lines = tuple(
-            LineReview(
-                segment_id=clip.segment_id,
-                heard=" ".join(t),
-                wer=round(word_error_rate(clip.text, " ".join(t)), 4),
-            )
-            for clip, t in zip(clips, texts, strict=True)
-        )
-        return Review(language=target, lines=lines)
+        return [" ".join(t) for t in texts]
 
     def close(self) -> None:
         """Free the transcriber."""

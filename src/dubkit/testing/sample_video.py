@@ -11,7 +11,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-__all__ = ["DEFAULT_SCRIPT", "SampleLine", "SampleVideo", "make_sample_video"]
+__all__ = ["DEFAULT_SCRIPT", "SampleLine", "SampleVideo", "lecture_script", "make_sample_video"]
 
 DEFAULT_SCRIPT: tuple[tuple[str, str], ...] = (
     ("en+m3", "Good morning, and welcome to the weekly science report."),
@@ -22,6 +22,56 @@ DEFAULT_SCRIPT: tuple[tuple[str, str], ...] = (
     ("en+f4", "That is all for today. See you next week."),
 )
 """(voice, text) lines of the default sample: two espeak-ng voices alternating."""
+
+
+_SUBJECTS = [
+    "The river",
+    "Our teacher",
+    "A small boat",
+    "The old bridge",
+    "My neighbour",
+    "The city council",
+    "A young doctor",
+    "The morning train",
+    "This little garden",
+    "The northern wind",
+]
+_VERBS = ["carries", "finds", "builds", "watches", "paints", "follows", "opens", "visits", "moves", "cleans"]
+_OBJECTS = [
+    "the green house",
+    "a heavy stone",
+    "the quiet market",
+    "an open window",
+    "the long road",
+    "a bright lamp",
+    "the wooden table",
+    "a cold lake",
+    "the new school",
+    "a red door",
+]
+_ENDINGS = [
+    "every morning.",
+    "before the storm.",
+    "near the harbour.",
+    "after dinner.",
+    "with great care.",
+    "in the spring.",
+    "without a word.",
+    "at the end of the day.",
+]
+
+
+def lecture_script(minutes: float) -> list[tuple[str, str]]:
+    """Distinct sentences, two voices alternating (about 4.5 s a line with its pause)."""
+    count = max(2, round(minutes * 60 / 4.5))
+    lines = []
+    for i in range(count):
+        sentence = (
+            f"{_SUBJECTS[i % 10]} {_VERBS[(i // 10) % 10]} {_OBJECTS[(i // 100 + i) % 10]} "
+            f"{_ENDINGS[(i * 7) % 8]}"
+        )
+        lines.append(("en+m3" if i % 2 == 0 else "en+f4", sentence))
+    return lines
 
 
 @attrs.frozen
