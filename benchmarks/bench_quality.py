@@ -10,6 +10,7 @@ Run: .venv/bin/python benchmarks/bench_quality.py [--minutes 10]
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import statistics
 import tempfile
@@ -32,7 +33,7 @@ def measure(project: DubProject) -> dict[str, object]:
     offsets = [abs(s.timing.start - s.start) for s in placed if s.timing]
     stretches = [s.timing.stretch for s in placed if s.timing]
     ordered = sorted((s.timing for s in placed if s.timing), key=lambda t: t.start)
-    overlaps = sum(1 for a, b in zip(ordered, ordered[1:], strict=False) if a.end > b.start + 1e-6)
+    overlaps = sum(1 for a, b in itertools.pairwise(ordered) if a.end > b.start + 1e-6)
     last = max(placed, key=lambda s: s.start)
     wers = [s.quality.back_wer for s in project.segments if s.quality.back_wer is not None]
     within = sum(1 for x in stretches if 0.85 <= x <= 1.2)
