@@ -109,6 +109,8 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
             pack_gap: Seconds of silence between packed regions.
             block_seconds: Regions are read and decoded in blocks of at most this many seconds of
                 audio (packed length, or span without packing), which bounds memory on long files.
+                60 s keeps a 10-minute dub under 1 GB peak RSS (600 s peaked at 1.13 GB) at the same
+                speed (33.6 s vs 34.2 s for 9 minutes of speech on 2 cores).
         """
 
         model: str = "base"
@@ -123,7 +125,7 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
         condition_on_previous_text: bool = True
         pack_regions: bool = True
         pack_gap: float = attrs.field(default=0.5, validator=_not_negative)
-        block_seconds: float = attrs.field(default=600.0, validator=_positive)
+        block_seconds: float = attrs.field(default=60.0, validator=_positive)
 
     _model: Any = None
 
