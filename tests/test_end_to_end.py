@@ -23,7 +23,7 @@ from dubkit.testing import SampleVideo, make_sample_video
 
 pytestmark = pytest.mark.models
 
-RESULTS = Path(__file__).parents[1] / "test-results" / "e2e_quality.json"  # untracked: figures of the last run
+RESULTS = Path(__file__).parents[1] / "test-results" / "e2e_quality.json"  # untracked, last run
 
 
 def _wer(reference: str, hypothesis: str) -> float:
