@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import logging
 import re
-import shutil
-import subprocess
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
@@ -23,10 +21,9 @@ from typing import Any
 import attrs
 
 from dubkit.backends.base import BaseTranslator
+from dubkit.backends.program import find_program, run_program
 from dubkit.backends.protocols import TranslationCandidate
 from dubkit.errors import (
-    BackendRuntimeError,
-    BackendUnavailableError,
     ConfigError,
     UnknownLanguageError,
     UnsupportedLanguagePairError,
@@ -138,41 +135,15 @@ class ApertiumTranslator(BaseTranslator["ApertiumTranslator.Options"]):
     # --- the process -----------------------------------------------------------------------------
 
     def _executable(self) -> str:
-        path = shutil.which("apertium")
-        if path is None:
-            raise BackendUnavailableError(_KIND, _NAME, "apertium was not found on PATH", install=_INSTALL)
-        return path
+        return find_program("apertium", kind=_KIND, name=_NAME, install=_INSTALL)
 
     def _run(self, args: list[str], text: str, *, unit: str) -> str:
         argv = [self._executable()]
         if self.options.data_dir is not None:
             argv += ["-d", str(self.options.data_dir)]
-        argv += args
-        try:
-            done = subprocess.run(
-                argv,
-                input=text,
-                capture_output=True,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                timeout=self.options.timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise BackendRuntimeError(
-                f"apertium took longer than {self.options.timeout:g} s", kind=_KIND, name=_NAME, unit=unit
-            ) from exc
-        except OSError as exc:
-            raise BackendRuntimeError(
-                f"cannot run apertium: {exc}", kind=_KIND, name=_NAME, unit=unit
-            ) from exc
-        if done.returncode != 0:
-            tail = " | ".join(done.stderr.strip().splitlines()[-3:])
-            raise BackendRuntimeError(
-                f"apertium exited with status {done.returncode}: {tail}", kind=_KIND, name=_NAME, unit=unit
-            )
-        return done.stdout
+        return run_program(
+            [*argv, *args], stdin=text, timeout=self.options.timeout, kind=_KIND, name=_NAME, unit=unit
+        )
 
 
 def _parse_modes(lines: Sequence[str]) -> dict[tuple[str, str], str]:

@@ -12,8 +12,6 @@ from __future__ import annotations
 import logging
 import os
 import re
-import shutil
-import subprocess
 import tempfile
 import wave
 from collections.abc import Collection, Sequence
@@ -23,9 +21,9 @@ from typing import Any
 import attrs
 
 from dubkit.backends.base import BaseSynthesizer
+from dubkit.backends.program import find_program, run_program
 from dubkit.errors import (
     BackendRuntimeError,
-    BackendUnavailableError,
     ConfigError,
     UnknownLanguageError,
 )
@@ -171,37 +169,17 @@ class EspeakSynthesizer(BaseSynthesizer["EspeakSynthesizer.Options"]):
     # --- the process -----------------------------------------------------------------------------
 
     def _executable(self) -> str:
-        path = shutil.which("espeak-ng")
-        if path is None:
-            raise BackendUnavailableError(_KIND, _NAME, "espeak-ng was not found on PATH", install=_INSTALL)
-        return path
+        return find_program("espeak-ng", kind=_KIND, name=_NAME, install=_INSTALL)
 
     def _run(self, args: list[str], *, unit: str, stdin: str | None = None) -> str:
-        try:
-            done = subprocess.run(
-                [self._executable(), *args],
-                input=stdin,
-                capture_output=True,
-                text=True,
-                encoding="utf-8",
-                errors="replace",
-                timeout=self.options.timeout,
-                check=False,
-            )
-        except subprocess.TimeoutExpired as exc:
-            raise BackendRuntimeError(
-                f"espeak-ng took longer than {self.options.timeout:g} s", kind=_KIND, name=_NAME, unit=unit
-            ) from exc
-        except OSError as exc:
-            raise BackendRuntimeError(
-                f"cannot run espeak-ng: {exc}", kind=_KIND, name=_NAME, unit=unit
-            ) from exc
-        if done.returncode != 0:
-            tail = " | ".join((done.stderr or done.stdout).strip().splitlines()[-3:])
-            raise BackendRuntimeError(
-                f"espeak-ng exited with status {done.returncode}: {tail}", kind=_KIND, name=_NAME, unit=unit
-            )
-        return done.stdout
+        return run_program(
+            [self._executable(), *args],
+            stdin=stdin,
+            timeout=self.options.timeout,
+            kind=_KIND,
+            name=_NAME,
+            unit=unit,
+        )
 
 
 def _plain_text(text: str) -> str:
