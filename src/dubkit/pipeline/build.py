@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+import attrs
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dubkit.backends.binding import BackendBinding
@@ -95,6 +96,25 @@ def bind_backend(
     return BackendBinding(kind.value, name, instance, version=spec.version)
 
 
+def _review_transcriber(
+    registry: Registry, config: PipelineConfig, transcriber: BackendBinding[Any]
+) -> BackendBinding[Any]:
+    """The transcriber the review stage hears the dub with.
+
+    Reviewing packs many short clips into one decode; a Whisper that conditions on the previous text
+    carries words from one line into the next, so when the backend has that option it is switched off
+    (a second instance; with ``low_memory`` only one is loaded at a time).
+    """
+    name = config.backend_name(BackendKind.TRANSCRIBER)
+    options_cls = getattr(registry.load_class(BackendKind.TRANSCRIBER, name), "Options", None)
+    if options_cls is None or not attrs.has(options_cls):
+        return transcriber
+    if "condition_on_previous_text" not in attrs.fields_dict(options_cls):
+        return transcriber
+    options = {**config.backend_options.get(BackendKind.TRANSCRIBER, {}), "condition_on_previous_text": False}
+    return bind_backend(registry, BackendKind.TRANSCRIBER, name, options)
+
+
 def build_pipeline(config: PipelineConfig | None = None, *, registry: Registry | None = None) -> Pipeline:
     """The standard 11-stage pipeline, with every backend resolved before any media is touched.
 
@@ -128,7 +148,7 @@ def build_pipeline(config: PipelineConfig | None = None, *, registry: Registry |
         TranslateStage(bind(BackendKind.TRANSLATOR), n_best=config.n_best),
         SynthesizeStage(bind(BackendKind.SYNTHESIZER)),
         FitStage(FitOptions(max_stretch=config.max_stretch)),
-        *([ReviewStage(transcriber)] if config.review else []),
+        *([ReviewStage(_review_transcriber(registry, config, transcriber))] if config.review else []),
         MixStage(target_lufs=config.target_lufs),
         MuxStage(),
     ]
