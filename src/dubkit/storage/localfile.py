@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import BinaryIO
 
-from dubkit.atomicfile import fsync_path
+from dubkit.atomicfile import atomic_writer
 
 __all__ = ["TEMP_SUFFIX", "atomic_stream"]
 
@@ -31,15 +29,5 @@ def atomic_stream(path: Path) -> Iterator[BinaryIO]:
     Raises:
         OSError: The folder cannot be created or the file written.
     """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            yield handle
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    fsync_path(path.parent)
+    with atomic_writer(path, suffix=TEMP_SUFFIX) as handle:
+        yield handle
