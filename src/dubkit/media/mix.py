@@ -282,6 +282,11 @@ def mix(
         logger.info(
             "loudness %.1f -> %.1f LUFS (%s)", measured.integrated, applied.integrated, applied.normalization
         )
-    result = measure_loudness(out_path, ffmpeg=ffmpeg, cwd=workdir)
-    lufs = result.integrated if not result.silent else None
+    if applied is not None and applied.normalization == "linear":
+        # One gain moves integrated loudness by exactly that gain (BS.1770 is scale-invariant above
+        # its -70 LUFS absolute gate), so measuring the result again would only repeat the number.
+        lufs: float | None = round(applied.integrated, 2)
+    else:
+        result = measure_loudness(out_path, ffmpeg=ffmpeg, cwd=workdir)
+        lufs = result.integrated if not result.silent else None
     return DubbedAudio(track=read_wav_info(out_path), loudness_lufs=lufs)
