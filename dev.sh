@@ -51,7 +51,7 @@ python_packages() {
   # torch first, pinned: a CPU build of exactly this version is what the project is tested with; any
   # other request would pull a CUDA build of several GB.
   "$PY" -m pip install -q 'torch==2.13.0'
-  "$PY" -m pip install -q -e '.[offline,nllb,mms,quality]' --group dev
+  "$PY" -m pip install -q -e '.[offline,nllb,mms,quality,distributed]' --group dev
   VENV="$VENV" bash scripts/install-heavy-extras.sh
   "$PY" -m pip install -q --no-deps -e tests/plugins/sample_plugin
   "$PY" - <<'EOF'

@@ -30,7 +30,7 @@ def tests(session: nox.Session) -> None:
     """The whole suite with every extra (what ./dev.sh test runs)."""
     session.install("pip>=25.1")
     session.install(TORCH)
-    session.install("-e", ".[offline,nllb,mms,quality]", "--group", "test")
+    session.install("-e", ".[offline,nllb,mms,quality,distributed]", "--group", "test")
     session.run(
         "bash", "scripts/install-heavy-extras.sh", env={"VENV": session.virtualenv.location}, external=True
     )

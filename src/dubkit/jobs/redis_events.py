@@ -1,0 +1,317 @@
+"""Job events through Redis, for the distributed runner: workers publish, the server applies them to SQLite.
+
+Workers append each `JobEvent` as JSON to the Redis Stream ``dubkit:jobs:events`` (``XADD``: ordered and
+replayable). The server's `EventApplier` reads the stream in a consumer group and applies the events to its
+`JobStore` (the only writer of SQLite), then forwards them to its subscribers.
+
+Applying is idempotent, so an event read twice (the server died between applying it and acknowledging it)
+changes the store once: a ``claimed`` event takes the job's lease only for a newer attempt than the store
+has seen, and every later write is guarded by that attempt's lease token, so a duplicate ``completed`` (or an
+event from an older attempt) is refused by the store and dropped.
+
+Cancel requests go the other way: the server sets ``dubkit:cancel:<job_id>``, which a worker polls.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import redis
+
+from dubkit.errors import JobError
+from dubkit.jobs.clock import format_time, plus_seconds
+from dubkit.jobs.events import JobEvent, JobEventState, JobSubscriber
+from dubkit.jobs.store import JobStore
+
+__all__ = [
+    "CANCEL_PREFIX",
+    "EVENTS_STREAM",
+    "EventApplier",
+    "EventPublisher",
+    "JobResult",
+    "cancel_key",
+    "decode_event",
+    "encode_event",
+]
+
+logger = logging.getLogger(__name__)
+
+EVENTS_STREAM = "dubkit:jobs:events"
+CANCEL_PREFIX = "dubkit:cancel:"
+ATTEMPTS_PREFIX = "dubkit:attempts:"
+_STREAM_MAXLEN = 100_000
+_CANCEL_TTL_S = 7 * 24 * 3600
+
+# The server takes a job's lease for a worker's attempt (only a newer attempt than the store has seen);
+# like sql.TAKE_LEASE, but by job id and attempt number.
+_TAKE_ATTEMPT = (
+    "UPDATE jobs SET status = 'processing', attempts = :attempt, lease_owner = :worker,"
+    " lease_token = :token, lease_expires_at = :expires, heartbeat_at = :now, updated_at = :now"
+    " WHERE id = :id AND status IN ('uploaded', 'processing') AND attempts < :attempt"
+)
+_STAGE_STATES = frozenset(
+    {JobEventState.STARTED, JobEventState.RUNNING, JobEventState.SKIPPED, JobEventState.FINISHED}
+)
+
+
+def cancel_key(job_id: str) -> str:
+    """The Redis key whose presence asks the workers to cancel ``job_id``."""
+    return CANCEL_PREFIX + job_id
+
+
+def attempts_key(job_id: str) -> str:
+    """The Redis counter of deliveries of ``job_id`` to workers."""
+    return ATTEMPTS_PREFIX + job_id
+
+
+def lease_token(job_id: str, attempt: int) -> str:
+    """The store lease token the server uses for one attempt of a job."""
+    return f"dramatiq:{job_id}:{attempt}"
+
+
+@attrs.frozen
+class JobResult:
+    """What a ``completed`` event carries besides the `JobEvent` (its ``message`` is the media's key)."""
+
+    output_size: int
+    processing_time: float
+
+
+def encode_event(event: JobEvent, result: JobResult | None = None) -> str:
+    """The JSON form of an event (and a completed job's result) on the stream."""
+    data: dict[str, Any] = attrs.asdict(event)
+    data["state"] = event.state.value
+    if result is not None:
+        data["result"] = attrs.asdict(result)
+    return json.dumps(data, sort_keys=True)
+
+
+def decode_event(text: str | bytes) -> tuple[JobEvent, JobResult | None]:
+    """Read an event written by `encode_event`.
+
+    Raises:
+        JobError: The text is not such an event.
+    """
+    try:
+        data = json.loads(text)
+        raw_result = data.pop("result", None)
+        data["state"] = JobEventState(data["state"])
+        event = JobEvent(**data)
+        result = None if raw_result is None else JobResult(**raw_result)
+    except (ValueError, TypeError, KeyError) as exc:
+        raise JobError(f"not a job event: {exc}") from exc
+    return event, result
+
+
+class EventPublisher:
+    """Appends one attempt's events to the stream (a worker's side); fractions never decrease."""
+
+    def __init__(self, client: redis.Redis, job_id: str, attempt: int) -> None:
+        self.client = client
+        self.job_id = job_id
+        self.attempt = attempt
+        self._lock = threading.Lock()
+        self._fraction = 0.0
+
+    def send(
+        self,
+        stage: str | None,
+        state: JobEventState,
+        message: str = "",
+        *,
+        fraction: float | None = None,
+        stage_fraction: float | None = None,
+        result: JobResult | None = None,
+    ) -> None:
+        """Publish one event (``fraction`` raises the overall progress; it never goes down)."""
+        with self._lock:
+            if fraction is not None:
+                self._fraction = min(1.0, max(self._fraction, fraction))
+            event = JobEvent(
+                job_id=self.job_id,
+                stage=stage,
+                fraction=self._fraction,
+                message=message,
+                state=state,
+                stage_fraction=self._fraction if stage_fraction is None else stage_fraction,
+                attempt=self.attempt,
+            )
+            self.client.xadd(
+                EVENTS_STREAM, {"event": encode_event(event, result)}, maxlen=_STREAM_MAXLEN, approximate=True
+            )
+
+
+def _stream_id(value: str | bytes) -> tuple[int, int]:
+    text = value.decode() if isinstance(value, bytes) else value
+    ms, _, seq = text.partition("-")
+    return int(ms), int(seq or 0)
+
+
+class EventApplier:
+    """Reads worker events from Redis and applies them to the server's `JobStore` (server side).
+
+    Call `poll` (or `run`) from the thread that owns ``store``. Each stream entry is applied once: entries are
+    read in a consumer group and acknowledged after they were applied; entries at or before the last applied
+    id are skipped, and the store's lease guard drops a duplicate read after a restart.
+
+    Args:
+        store: The job store (only this thread uses it).
+        redis_url: The Redis server, e.g. ``redis://127.0.0.1:6379/0``.
+        group: The consumer group of the servers on the stream.
+        consumer: This server's name in the group.
+        lease_seconds: The lease the store records for a running attempt (the distributed runner does not
+            expire leases itself; Dramatiq redelivers jobs of dead workers). Never run an `InProcessRunner`
+            on the same store.
+        progress_interval: Least time between two progress writes of one job (stage changes always write).
+    """
+
+    def __init__(
+        self,
+        store: JobStore,
+        redis_url: str,
+        *,
+        group: str = "dubkit-server",
+        consumer: str = "server",
+        lease_seconds: float = 7 * 24 * 3600.0,
+        progress_interval: float = 0.5,
+    ) -> None:
+        self.store = store
+        self.client = redis.Redis.from_url(redis_url)
+        self.group = group
+        self.consumer = consumer
+        self.lease_seconds = lease_seconds
+        self.progress_interval = progress_interval
+        self._subscribers: list[JobSubscriber] = []
+        self._lock = threading.Lock()
+        self._last_id = (0, 0)
+        self._last_write: dict[str, tuple[float, str | None]] = {}
+        self._pending_done = False
+        try:
+            self.client.xgroup_create(EVENTS_STREAM, group, id="0", mkstream=True)
+        except redis.ResponseError as exc:
+            if "BUSYGROUP" not in str(exc):
+                raise
+
+    def close(self) -> None:
+        """Close the Redis connection."""
+        self.client.close()
+
+    def subscribe(self, callback: JobSubscriber) -> Callable[[], None]:
+        """Send every applied `JobEvent` to ``callback`` (on the applying thread, in stream order)."""
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def poll(self, block_ms: int = 1000, count: int = 100) -> int:
+        """Read and apply the next batch of events (waiting up to ``block_ms`` for one).
+
+        Returns:
+            How many events were applied.
+        """
+        start = "0" if not self._pending_done else ">"
+        reply: Any = self.client.xreadgroup(
+            self.group,
+            self.consumer,
+            {EVENTS_STREAM: start},
+            count=count,
+            block=None if start == "0" else block_ms,
+        )
+        entries: list[tuple[Any, dict[Any, Any]]] = reply[0][1] if reply else []
+        if start == "0" and not entries:
+            self._pending_done = True  # the entries left unacknowledged by an earlier run are all applied
+        applied = 0
+        for entry_id, fields in entries:
+            key = _stream_id(entry_id)
+            if key > self._last_id:
+                self._apply_entry(fields)
+                self._last_id = key
+                applied += 1
+            self.client.xack(EVENTS_STREAM, self.group, entry_id)
+        return applied
+
+    def run(self, stop: threading.Event, block_ms: int = 500) -> None:
+        """Apply events until ``stop`` is set (errors are logged and the loop goes on)."""
+        while not stop.is_set():
+            try:
+                self.poll(block_ms)
+            except (redis.RedisError, JobError):
+                logger.exception("applying job events failed; retrying")
+                stop.wait(1.0)
+
+    def _apply_entry(self, fields: dict[Any, Any]) -> None:
+        raw = fields.get(b"event", fields.get("event"))
+        try:
+            event, result = decode_event(raw if raw is not None else "")
+        except JobError:
+            logger.warning("dropping a malformed job event: %r", raw)
+            return
+        try:
+            self._apply(event, result)
+        except JobError as exc:
+            logger.info("job %s: event %s not applied: %s", event.job_id, event.state.value, exc)
+        with self._lock:
+            subscribers = tuple(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(event)
+            except Exception:  # a broken subscriber must never stop the applier
+                logger.exception("job event subscriber failed")
+
+    def _apply(self, event: JobEvent, result: JobResult | None) -> None:
+        store, job_id = self.store, event.job_id
+        token = lease_token(job_id, event.attempt)
+        state = event.state
+        if state is JobEventState.CLAIMED:
+            self._take(event, token)
+        elif state in _STAGE_STATES and event.stage is not None:
+            now = time.monotonic()
+            last_time, last_stage = self._last_write.get(job_id, (0.0, None))
+            throttled = now - last_time < self.progress_interval
+            if state is JobEventState.RUNNING and last_stage == event.stage and throttled:
+                return
+            self._last_write[job_id] = (now, event.stage)
+            store.update_progress(job_id, token, event.stage, min(1.0, max(0.0, event.fraction)))
+        elif state is JobEventState.COMPLETED:
+            self._last_write.pop(job_id, None)
+            size = result.output_size if result else 0
+            seconds = result.processing_time if result else 0.0
+            store.complete(
+                job_id, token, output_path=event.message, output_size=size, processing_time=seconds
+            )
+        elif state is JobEventState.FAILED:
+            self._last_write.pop(job_id, None)
+            store.fail(job_id, token, event.message, retry=False)
+        elif state is JobEventState.RETRYING:
+            store.fail(job_id, token, event.message, retry=True)
+        elif state is JobEventState.CANCELLED:
+            self._last_write.pop(job_id, None)
+            store.acknowledge_cancel(job_id, token)
+
+    def _take(self, event: JobEvent, token: str) -> None:
+        moment = self.store._now()
+        params = {
+            "id": event.job_id,
+            "attempt": event.attempt,
+            "worker": f"dramatiq attempt {event.attempt}",
+            "token": token,
+            "expires": format_time(plus_seconds(moment, self.lease_seconds)),
+            "now": format_time(moment),
+        }
+        with self.store._write("take", event.job_id) as conn:
+            taken = conn.execute(_TAKE_ATTEMPT, params).rowcount == 1
+        if not taken:
+            logger.info(
+                "job %s: attempt %d not taken (stale, or the job finished)", event.job_id, event.attempt
+            )
