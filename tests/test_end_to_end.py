@@ -10,7 +10,6 @@ import json
 import subprocess
 from pathlib import Path
 
-import jiwer
 import pytest
 
 import dubkit
@@ -22,6 +21,7 @@ from dubkit.pipeline import DubResult
 from dubkit.testing import SampleVideo, make_sample_video
 
 pytestmark = pytest.mark.models
+jiwer = pytest.importorskip("jiwer")  # the quality extra
 
 RESULTS = Path(__file__).parents[1] / "test-results" / "e2e_quality.json"  # untracked, last run
 

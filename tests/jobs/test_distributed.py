@@ -18,6 +18,8 @@ from pathlib import Path
 
 import pytest
 
+pytest.importorskip("dramatiq")  # the distributed extra
+
 from dubkit.jobs import JobStore
 from dubkit.jobs.distributed import DistributedRunner, make_broker
 from dubkit.jobs.events import JobEvent, JobEventState
