@@ -244,3 +244,15 @@ def test_records_keep_every_field(store: JobStore) -> None:
     assert store.create(record).model_dump(exclude={"created_at", "updated_at"}) == JobRecord.model_validate(
         record.model_dump()
     ).model_dump(exclude={"created_at", "updated_at"})
+
+
+def test_take_attempt_accepts_only_a_newer_delivery(store: JobStore) -> None:
+    store.create(make_job("j1"))
+    assert store.take_attempt("j1", 1, "tok-1", "worker a", lease_seconds=30)
+    assert not store.take_attempt("j1", 1, "tok-1b", "worker b", lease_seconds=30)  # the same attempt again
+    job = store.get("j1")
+    assert job.status is JobStatus.PROCESSING
+    assert job.attempts == 1
+    assert store.take_attempt("j1", 2, "tok-2", "worker c", lease_seconds=30)
+    assert not store.heartbeat("j1", "tok-1", 30)  # the first delivery lost the job
+    assert store.heartbeat("j1", "tok-2", 30)

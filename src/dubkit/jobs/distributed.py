@@ -38,7 +38,7 @@ from dubkit.jobs.redis_events import (
     attempts_key,
     cancel_key,
 )
-from dubkit.jobs.runner import _input_name
+from dubkit.jobs.runner import input_file_name
 from dubkit.jobs.store import JobStore
 from dubkit.models.job import JobRecord
 from dubkit.pipeline.pipeline import Pipeline
@@ -235,7 +235,7 @@ class Actors:
     ) -> tuple[str, int]:
         if not storage.exists(input_key):
             raise ConfigError(f"the input of job {job_id} is missing from storage", field="input_path")
-        name = _input_name(original_filename or PurePath(input_key).name)
+        name = input_file_name(original_filename or PurePath(input_key).name)
         local = work / "input" / name
         storage.get_file(input_key, local)
         cancel.raise_if_cancelled()

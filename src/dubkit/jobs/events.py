@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+from collections.abc import Callable
 from enum import Enum
 from typing import Protocol
 
 import attrs
 
-__all__ = ["JobEvent", "JobEventState", "JobSubscriber"]
+__all__ = ["JobEvent", "JobEventHub", "JobEventState", "JobSubscriber"]
+
+logger = logging.getLogger(__name__)
 
 
 class JobEventState(str, Enum):
@@ -82,3 +87,37 @@ class JobSubscriber(Protocol):
 
     def __call__(self, event: JobEvent) -> None:
         """Receive one event."""
+
+
+class JobEventHub:
+    """Thread-safe fan-out of `JobEvent`s to subscribers; a subscriber that raises is logged, not fatal."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: list[JobSubscriber] = []
+
+    def subscribe(self, callback: JobSubscriber) -> Callable[[], None]:
+        """Send every published event to ``callback`` (on the publishing thread, in order).
+
+        Returns:
+            A function that unsubscribes ``callback``.
+        """
+        with self._lock:
+            self._subscribers.append(callback)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if callback in self._subscribers:
+                    self._subscribers.remove(callback)
+
+        return unsubscribe
+
+    def publish(self, event: JobEvent) -> None:
+        """Give ``event`` to every subscriber."""
+        with self._lock:
+            subscribers = tuple(self._subscribers)
+        for callback in subscribers:
+            try:
+                callback(event)
+            except Exception:  # a broken subscriber must never break a job
+                logger.exception("job event subscriber failed")

@@ -25,8 +25,7 @@ import attrs
 import redis
 
 from dubkit.errors import JobError
-from dubkit.jobs.clock import format_time, plus_seconds
-from dubkit.jobs.events import JobEvent, JobEventState, JobSubscriber
+from dubkit.jobs.events import JobEvent, JobEventHub, JobEventState, JobSubscriber
 from dubkit.jobs.store import JobStore
 
 __all__ = [
@@ -50,11 +49,6 @@ _CANCEL_TTL_S = 7 * 24 * 3600
 
 # The server takes a job's lease for a worker's attempt (only a newer attempt than the store has seen);
 # like sql.TAKE_LEASE, but by job id and attempt number.
-_TAKE_ATTEMPT = (
-    "UPDATE jobs SET status = 'processing', attempts = :attempt, lease_owner = :worker,"
-    " lease_token = :token, lease_expires_at = :expires, heartbeat_at = :now, updated_at = :now"
-    " WHERE id = :id AND status IN ('uploaded', 'processing') AND attempts < :attempt"
-)
 _STAGE_STATES = frozenset(
     {JobEventState.STARTED, JobEventState.RUNNING, JobEventState.SKIPPED, JobEventState.FINISHED}
 )
@@ -187,8 +181,7 @@ class EventApplier:
         self.consumer = consumer
         self.lease_seconds = lease_seconds
         self.progress_interval = progress_interval
-        self._subscribers: list[JobSubscriber] = []
-        self._lock = threading.Lock()
+        self._events = JobEventHub()
         self._last_id = (0, 0)
         self._last_write: dict[str, tuple[float, str | None]] = {}
         self._pending_done = False
@@ -203,16 +196,12 @@ class EventApplier:
         self.client.close()
 
     def subscribe(self, callback: JobSubscriber) -> Callable[[], None]:
-        """Send every applied `JobEvent` to ``callback`` (on the applying thread, in stream order)."""
-        with self._lock:
-            self._subscribers.append(callback)
+        """Send every applied `JobEvent` to ``callback`` (on the applying thread, in stream order).
 
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
+        Returns:
+            A function that unsubscribes ``callback``.
+        """
+        return self._events.subscribe(callback)
 
     def poll(self, block_ms: int = 1000, count: int = 100) -> int:
         """Read and apply the next batch of events (waiting up to ``block_ms`` for one).
@@ -261,13 +250,7 @@ class EventApplier:
             self._apply(event, result)
         except JobError as exc:
             logger.info("job %s: event %s not applied: %s", event.job_id, event.state.value, exc)
-        with self._lock:
-            subscribers = tuple(self._subscribers)
-        for callback in subscribers:
-            try:
-                callback(event)
-            except Exception:  # a broken subscriber must never stop the applier
-                logger.exception("job event subscriber failed")
+        self._events.publish(event)
 
     def _apply(self, event: JobEvent, result: JobResult | None) -> None:
         store, job_id = self.store, event.job_id
@@ -300,17 +283,9 @@ class EventApplier:
             store.acknowledge_cancel(job_id, token)
 
     def _take(self, event: JobEvent, token: str) -> None:
-        moment = self.store._now()
-        params = {
-            "id": event.job_id,
-            "attempt": event.attempt,
-            "worker": f"dramatiq attempt {event.attempt}",
-            "token": token,
-            "expires": format_time(plus_seconds(moment, self.lease_seconds)),
-            "now": format_time(moment),
-        }
-        with self.store._write("take", event.job_id) as conn:
-            taken = conn.execute(_TAKE_ATTEMPT, params).rowcount == 1
+        taken = self.store.take_attempt(
+            event.job_id, event.attempt, token, f"dramatiq attempt {event.attempt}", self.lease_seconds
+        )
         if not taken:
             logger.info(
                 "job %s: attempt %d not taken (stale, or the job finished)", event.job_id, event.attempt

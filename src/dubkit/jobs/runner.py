@@ -34,7 +34,7 @@ import attrs
 
 from dubkit.errors import CancelledError, ConfigError, DubkitError, JobError, MediaError, StorageError
 from dubkit.jobs.claim import Claim
-from dubkit.jobs.events import JobEvent, JobEventState, JobSubscriber
+from dubkit.jobs.events import JobEvent, JobEventHub, JobEventState, JobSubscriber
 from dubkit.jobs.store import JobStore
 from dubkit.models.job import JobRecord, JobStatus
 from dubkit.pipeline.pipeline import Pipeline
@@ -42,7 +42,7 @@ from dubkit.pipeline.progress import CancelToken, ProgressEvent, ProgressState
 from dubkit.storage.paths import job_prefix, validate_segment
 from dubkit.storage.protocol import Storage
 
-__all__ = ["InProcessRunner", "RunStats"]
+__all__ = ["InProcessRunner", "RunStats", "input_file_name"]
 
 logger = logging.getLogger(__name__)
 
@@ -158,7 +158,8 @@ class InProcessRunner:
         self.keep_work = keep_work
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
         self._factory = pipeline_factory
-        self._subscribers: list[JobSubscriber] = []
+        self.events = JobEventHub()
+        """Where job events go; `subscribe` adds a receiver."""
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -177,24 +178,7 @@ class InProcessRunner:
         Returns:
             A function that unsubscribes ``callback``.
         """
-        with self._lock:
-            self._subscribers.append(callback)
-
-        def unsubscribe() -> None:
-            with self._lock:
-                if callback in self._subscribers:
-                    self._subscribers.remove(callback)
-
-        return unsubscribe
-
-    def _publish(self, event: JobEvent) -> None:
-        with self._lock:
-            subscribers = tuple(self._subscribers)
-        for callback in subscribers:
-            try:
-                callback(event)
-            except Exception:  # a broken subscriber must never break a job
-                logger.exception("job event subscriber failed")
+        return self.events.subscribe(callback)
 
     # --- lifecycle -------------------------------------------------------------------------------
 
@@ -394,7 +378,7 @@ class InProcessRunner:
             raise ConfigError(f"job {job.id} has no input", field="input_path")
         if not self.storage.exists(job.input_path):
             raise ConfigError(f"the input of job {job.id} is missing from storage", field="input_path")
-        name = _input_name(job.original_filename)
+        name = input_file_name(job.original_filename)
         local = work / "input" / name
         self.storage.get_file(job.input_path, local)
         run.cancel.raise_if_cancelled()
@@ -509,7 +493,7 @@ class _JobRun:
             self._send(stage, state, message, self._fraction)
 
     def _send(self, stage: str | None, state: JobEventState, message: str, stage_fraction: float) -> None:
-        self.runner._publish(
+        self.runner.events.publish(
             JobEvent(
                 job_id=self.job_id,
                 stage=stage,
@@ -545,7 +529,7 @@ class _JobRun:
             self.lose()
 
 
-def _input_name(original: str) -> str:
+def input_file_name(original: str) -> str:
     """A safe local file name for the input: the original name when it is a plain one, else ``input``."""
     name = PurePath(original.replace("\\", "/")).name
     try:

@@ -99,3 +99,10 @@ ACKNOWLEDGE_CANCEL = (
     " lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL"
     " WHERE id = :id AND lease_token = :token AND status = 'processing'"
 )
+
+TAKE_ATTEMPT = (
+    "UPDATE jobs SET status = 'processing', attempts = :attempt, lease_owner = :worker,"
+    " lease_token = :token, lease_expires_at = :expires, heartbeat_at = :now, updated_at = :now"
+    " WHERE id = :id AND status IN ('uploaded', 'processing') AND attempts < :attempt"
+)
+"""Record that an external queue delivered attempt ``:attempt`` of a job (only a newer attempt wins)."""

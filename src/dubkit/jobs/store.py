@@ -282,6 +282,31 @@ class JobStore:
         with self._write("heartbeat", job_id) as conn:
             return conn.execute(sql.HEARTBEAT, params).rowcount == 1
 
+    def take_attempt(self, job_id: str, attempt: int, token: str, worker: str, lease_seconds: float) -> bool:
+        """Record that an external queue (Dramatiq) delivered attempt ``attempt`` of a job to ``worker``.
+
+        The job becomes ``processing`` under ``token`` only when ``attempt`` is newer than every attempt
+        recorded so far, so a re-read or stale event changes nothing.
+
+        Returns:
+            Whether the attempt was taken.
+
+        Raises:
+            JobError: ``lease_seconds`` is not positive, or the database cannot be written.
+        """
+        _check_lease(lease_seconds)
+        moment = self._now()
+        params = {
+            "id": job_id,
+            "attempt": attempt,
+            "worker": worker,
+            "token": token,
+            "expires": format_time(plus_seconds(moment, lease_seconds)),
+            "now": format_time(moment),
+        }
+        with self._write("take", job_id) as conn:
+            return conn.execute(sql.TAKE_ATTEMPT, params).rowcount == 1
+
     def update_progress(self, job_id: str, token: str, stage: str, progress: float) -> None:
         """Record the stage a worker is in and its overall progress (0 to 1).
 
