@@ -1,8 +1,13 @@
-"""`dubkit worker` works through a real job store with real storage, as a user runs it."""
+"""`dubkit worker` works through a real job store and storage, or a real Redis broker, as a user runs it."""
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -14,9 +19,20 @@ from dubkit.models.job import JobStatus
 from dubkit.storage import FsspecStorage, job_key
 from dubkit.testing import make_sample_video
 
-pytestmark = pytest.mark.models
+sys.path.insert(0, str(Path(__file__).parents[1] / "jobs"))  # the Redis helper of the job tests
+
+from redis_server import redis_server
+
+STANDIN_CONFIG = {
+    "vad": "energy",
+    "diarizer": "single",
+    "transcriber": "standin-regions",
+    "translator": "shout",
+    "synthesizer": "sine-voice",
+}
 
 
+@pytest.mark.models
 def test_worker_dubs_queued_jobs_until_idle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DUBKIT_DATA_DIR", str(tmp_path / "data"))
     storage_url = (tmp_path / "files").as_uri()
@@ -73,3 +89,91 @@ def test_worker_rejects_a_bad_config(tmp_path: Path) -> None:
     )
     assert result.exit_code == 2
     assert "no translator named 'babelfish'" in result.stderr
+
+
+def test_worker_with_a_broker_dubs_jobs_from_redis_and_stops_on_sigterm(tmp_path: Path) -> None:
+    from dubkit.jobs.distributed import DistributedRunner, make_broker
+    from dubkit.jobs.redis_events import EventApplier
+
+    storage = FsspecStorage((tmp_path / "files").as_uri())
+    sample = make_sample_video(tmp_path / "talk.mp4", script=(("en+m3", "Good morning and welcome."),))
+    config = tmp_path / "pipeline.json"
+    config.write_text(json.dumps(STANDIN_CONFIG))
+    (tmp_path / "redis").mkdir()
+    with redis_server(tmp_path / "redis") as url, JobStore(tmp_path / "jobs.db") as store:
+        worker = subprocess.Popen(
+            [
+                str(Path(sys.executable).parent / "dubkit"),
+                "worker",
+                "--broker",
+                url,
+                "--config",
+                str(config),
+                "--workers",
+                "2",
+                "--model-memory-budget",
+                "1GB",
+            ],
+            env={**os.environ, "DUBKIT_DATA_DIR": str(tmp_path / "data")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert worker.stdout is not None
+            assert "worker ready: 2 thread(s)" in worker.stdout.readline()
+            broker = make_broker(url)
+            runner = DistributedRunner(store, broker, storage.url)
+            applier = EventApplier(store, url, storage=storage)
+            choices = {"a": {}, "b": {"transcriber": "standin-regions-b"}}
+            ids = list(choices)
+            for job_id in ids:
+                key = job_key("alice", job_id, "input")
+                size = storage.put_file(sample.path, key)
+                record = store.create(
+                    {
+                        "id": job_id,
+                        "user_id": "alice",
+                        "original_filename": "talk.mp4",
+                        "target_language": "es",
+                        "input_path": key,
+                        "input_size": size,
+                        "job_metadata": {"backends": {"transcriber": "standin-regions-b"}}
+                        if job_id == "b"
+                        else {},
+                    }
+                )
+                runner.enqueue(record)
+            deadline = time.monotonic() + 60
+            while not all(store.get(j).status.finished for j in ids):
+                assert time.monotonic() < deadline, "the worker did not finish the jobs"
+                applier.poll(block_ms=200)
+            records = [store.get(j) for j in ids]
+            applier.close()
+            broker.close()
+            worker.send_signal(signal.SIGTERM)
+            out, err = worker.communicate(timeout=30)
+        finally:
+            if worker.poll() is None:
+                worker.kill()
+                worker.communicate()
+    assert worker.returncode == 0, err
+    assert "worker stopped" in out
+    for record in records:
+        assert record.status is JobStatus.COMPLETED, record.error_message
+        assert record.output_path is not None and storage.exists(record.output_path)
+    assert not list((tmp_path / "data" / "work").glob("*/run"))  # the workers cleaned up after themselves
+
+
+def test_worker_with_a_broker_refuses_until_idle(tmp_path: Path) -> None:
+    result = CliRunner().invoke(app, ["worker", "--broker", "redis://127.0.0.1:1/0", "--until-idle"])
+    assert result.exit_code == 2
+    assert "--until-idle works with a job store" in result.stderr
+
+
+def test_worker_rejects_a_bad_memory_budget(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        app, ["worker", "--db", str(tmp_path / "j.db"), "--model-memory-budget", "lots", "--until-idle"]
+    )
+    assert result.exit_code == 2
+    assert "not a memory size" in result.stderr

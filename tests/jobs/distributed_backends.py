@@ -1,38 +1,19 @@
-"""Fast stand-in backends for the distributed runner's worker subprocess (importable by path)."""
+"""The fast stand-in backends of the job tests: the stand-in plugin's transcriber, the sample plugin's
+translator and synthesizer, and dubkit's energy VAD and single-speaker diarizer (no model anywhere)."""
 
 from __future__ import annotations
 
-import os
-import time
-from collections.abc import Sequence
-
-from dubkit import PipelineConfig, build_pipeline
-from dubkit.backends import BaseTranscriber, NoOptions, Registry
-from dubkit.models import AudioFile, SpeechRegion, Transcript, TranscriptSegment
-from dubkit.pipeline.pipeline import Pipeline
-
-CONFIG = PipelineConfig(
-    vad="energy", diarizer="single", transcriber="regions", translator="shout", synthesizer="sine-voice"
-)
+from dubkit import PipelineConfig
+from dubkit.backends import BackendKind
 
 
-class RegionTranscriber(BaseTranscriber[NoOptions]):
-    """One segment per region; sleeps ``DUBKIT_TEST_TRANSCRIBE_SLEEP`` seconds first (0 by default)."""
-
-    def transcribe(
-        self, audio: AudioFile, regions: Sequence[SpeechRegion], language: str | None
-    ) -> Transcript:
-        time.sleep(float(os.environ.get("DUBKIT_TEST_TRANSCRIBE_SLEEP", "0")))
-        return Transcript(
-            language=language or "en",
-            segments=tuple(
-                TranscriptSegment(id=f"r{i}", start=r.start, end=r.end, text=f"this is line number {i}")
-                for i, r in enumerate(regions)
-            ),
-        )
-
-
-def make_pipeline() -> Pipeline:
-    registry = Registry()
-    registry.register("transcriber", "regions", RegionTranscriber)
-    return build_pipeline(CONFIG, registry=registry)
+def config(sleep: float = 0.0, transcriber: str = "standin-regions") -> PipelineConfig:
+    """The stand-in pipeline's settings; the transcriber sleeps ``sleep`` seconds per job."""
+    return PipelineConfig(
+        vad="energy",
+        diarizer="single",
+        transcriber=transcriber,
+        translator="shout",
+        synthesizer="sine-voice",
+        backend_options={BackendKind.TRANSCRIBER: {"sleep": sleep}} if sleep else {},
+    )

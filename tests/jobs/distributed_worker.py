@@ -1,37 +1,67 @@
-"""A Dramatiq worker process for the distributed runner's tests.
+"""A Dramatiq worker process for the distributed runner's tests, with the fast stand-in backends.
 
-Usage: ``python distributed_worker.py REDIS_URL WORK_ROOT``; runs until SIGTERM (or SIGKILL).
+Usage: ``python distributed_worker.py REDIS_URL WORK_ROOT [--sleep S] [--max-attempts N]
+[--kill-after STAGE] [--s3-endpoint URL]``; runs until SIGTERM (or SIGKILL). With ``--kill-after`` the
+process SIGKILLs itself right after that stage's artifact is committed (a test hook; not in dubkit).
 """
 
 from __future__ import annotations
 
+import argparse
 import signal
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 
-import dramatiq
-from distributed_backends import make_pipeline
+from distributed_backends import config
+from kill_hook import KillingPipelines
+from worker_procs import HEARTBEAT_TIMEOUT_S
 
-from dubkit.jobs.distributed import Actors, make_broker
+from dubkit.jobs.dramatiq_worker import WorkerOptions, run_worker
+from dubkit.jobs.pipelines import WarmPipelines
+from dubkit.storage import FsspecStorage, S3Options
 
-HEARTBEAT_TIMEOUT_MS = 1500
 
-
-def main(redis_url: str, work_root: str) -> None:
-    broker = make_broker(redis_url, heartbeat_timeout_ms=HEARTBEAT_TIMEOUT_MS, maintenance_chance=1_000_000)
-    Actors(broker, make_pipeline, work_root=work_root, min_backoff_ms=100, cancel_check_seconds=0.1)
-    worker = dramatiq.Worker(broker, worker_threads=1, worker_timeout=100)
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("redis_url")
+    parser.add_argument("work_root")
+    parser.add_argument("--sleep", type=float, default=0.0)
+    parser.add_argument("--max-attempts", type=int, default=3)
+    parser.add_argument("--kill-after", default=None)
+    parser.add_argument("--s3-endpoint", default=None)
+    args = parser.parse_args()
+    pipelines: Any = WarmPipelines(config(args.sleep))
+    if args.kill_after:
+        pipelines = KillingPipelines(pipelines, args.kill_after)
+    s3 = (
+        S3Options(endpoint_url=args.s3_endpoint, key="testing", secret="testing", region="us-east-1")
+        if args.s3_endpoint
+        else None
+    )
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    worker.start()
-    print("ready", flush=True)
-    stop.wait()
-    worker.stop()
-    broker.close()
+    options = WorkerOptions(
+        max_attempts=args.max_attempts,
+        heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
+        maintenance_chance=1_000_000,
+        cancel_check_seconds=0.1,
+        min_backoff_ms=100,
+        stop_timeout_s=10,
+    )
+    run_worker(
+        args.redis_url,
+        pipelines,
+        work_root=args.work_root,
+        stop=stop,
+        options=options,
+        storage_factory=lambda url: FsspecStorage(url, s3=s3),
+        ready=lambda: print("ready", flush=True),
+    )
 
 
 if __name__ == "__main__":
-    main(sys.argv[1], sys.argv[2])
+    main()

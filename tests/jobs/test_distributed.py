@@ -2,15 +2,13 @@
 
 The worker runs in a subprocess (``distributed_worker.py``) with the fast stand-in backends of
 ``distributed_backends.py``; this process is the server: it stores and enqueues jobs, and applies the
-workers' events to its SQLite store with an `EventApplier`.
+workers' events to its SQLite store with an `EventApplier`. Every test runs with storage on local disk and
+on a real S3 endpoint (moto's server).
 """
 
 from __future__ import annotations
 
-import os
 import signal
-import subprocess
-import sys
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -18,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-pytest.importorskip("dramatiq")  # the distributed extra
+dramatiq = pytest.importorskip("dramatiq")  # the distributed extra
 
 from dubkit.jobs import JobStore
-from dubkit.jobs.distributed import DistributedRunner, make_broker
+from dubkit.jobs.distributed import ACTOR_NAME, QUEUE_NAME, DistributedRunner, make_broker
 from dubkit.jobs.events import JobEvent, JobEventState
 from dubkit.jobs.redis_events import EventApplier
 from dubkit.models.job import JobRecord, JobStatus
@@ -29,8 +27,8 @@ from dubkit.storage import FsspecStorage, job_key, job_prefix
 from dubkit.testing import SampleVideo, make_sample_video
 
 from .redis_server import redis_server
+from .worker_procs import Workers
 
-HERE = Path(__file__).parent
 OWNER = "alice"
 OUTPUT_NAMES = ["talk.es.dub.json", "talk.es.mp4", "talk.es.srt", "talk.es.vtt"]
 
@@ -49,52 +47,18 @@ def redis_url(tmp_path: Path) -> Iterator[str]:
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> FsspecStorage:
-    return FsspecStorage(str(tmp_path / "storage"))
-
-
-class Workers:
-    """Starts worker subprocesses; stops (or kills) them after the test."""
-
-    def __init__(self, redis_url: str, work_root: Path) -> None:
-        self.redis_url = redis_url
-        self.work_root = work_root
-        self.procs: list[subprocess.Popen[bytes]] = []
-
-    def start(self, transcribe_sleep: float = 0.0) -> subprocess.Popen[bytes]:
-        env = {**os.environ, "DUBKIT_TEST_TRANSCRIBE_SLEEP": str(transcribe_sleep)}
-        proc = subprocess.Popen(
-            [sys.executable, str(HERE / "distributed_worker.py"), self.redis_url, str(self.work_root)],
-            env=env,
-            stdout=subprocess.PIPE,
-        )
-        assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"ready"
-        self.procs.append(proc)
-        return proc
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(15)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-            if proc.stdout is not None:
-                proc.stdout.close()
-
-
-@pytest.fixture
-def workers(redis_url: str, tmp_path: Path) -> Iterator[Workers]:
-    started = Workers(redis_url, tmp_path / "work")
+def workers(
+    redis_url: str, storage: FsspecStorage, tmp_path: Path, request: pytest.FixtureRequest
+) -> Iterator[Workers]:
+    endpoint = request.getfixturevalue("s3_endpoint") if storage.scheme == "s3" else None
+    started = Workers(redis_url, tmp_path / "work", endpoint)
     yield started
     started.stop()
 
 
-def upload(store: JobStore, storage: FsspecStorage, job_id: str, source: Path) -> JobRecord:
+def upload(
+    store: JobStore, storage: FsspecStorage, job_id: str, source: Path, backends: dict[str, str] | None = None
+) -> JobRecord:
     key = job_key(OWNER, job_id, "input")
     size = storage.put_file(source, key)
     return store.create(
@@ -106,6 +70,7 @@ def upload(store: JobStore, storage: FsspecStorage, job_id: str, source: Path) -
             "target_language": "es",
             "input_path": key,
             "input_size": size,
+            "job_metadata": {"backends": backends} if backends else {},
         }
     )
 
@@ -141,7 +106,7 @@ def test_three_jobs_complete_exactly_once(
     seen: list[JobEvent] = []
     with JobStore(db_path) as store:
         broker = make_broker(redis_url)
-        runner = DistributedRunner(store, broker, str(tmp_path / "storage"))
+        runner = DistributedRunner(store, broker, storage.url)
         applier = EventApplier(store, redis_url)
         applier.subscribe(seen.append)
         ids = ["j1", "j2", "j3"]
@@ -150,9 +115,22 @@ def test_three_jobs_complete_exactly_once(
         workers.start()
         apply_until(applier, lambda: all(store.get(j).status.finished for j in ids))
         records = {j: store.get(j) for j in ids}
+        # a finished job's message delivered again (its worker died before acknowledging) does nothing: the
+        # one worker thread takes messages in order, so once j4 completed the duplicate of j1 was dropped
+        duplicate = dramatiq.Message(
+            queue_name=QUEUE_NAME,
+            actor_name=ACTOR_NAME,
+            args=("j1", OWNER, job_key(OWNER, "j1", "input"), "es", "en", storage.url, 1),
+            kwargs={},
+            options={},
+        )
+        broker.enqueue(duplicate)
+        runner.enqueue(upload(store, storage, "j4", sample.path))
+        apply_until(applier, lambda: store.get("j4").status.finished)
         applier.close()
         broker.close()
 
+    assert [e.attempt for e in seen if e.job_id == "j1" and e.state is JobEventState.CLAIMED] == [1]
     grouped = by_job(seen)
     for job_id, record in records.items():
         assert record.status is JobStatus.COMPLETED, record.error_message
@@ -183,11 +161,11 @@ def test_a_killed_worker_job_is_redelivered_and_completes_once(
     seen: list[JobEvent] = []
     with JobStore(db_path) as store:
         broker = make_broker(redis_url)
-        runner = DistributedRunner(store, broker, str(tmp_path / "storage"))
+        runner = DistributedRunner(store, broker, storage.url)
         applier = EventApplier(store, redis_url)
         applier.subscribe(seen.append)
         runner.enqueue(upload(store, storage, "j1", sample.path))
-        first = workers.start(transcribe_sleep=30.0)  # stuck in transcribe until killed
+        first = workers.start("--sleep", "30")  # stuck in transcribe until killed
 
         def in_transcribe() -> bool:
             return any(e.stage == "transcribe" and e.state is JobEventState.STARTED for e in seen)
@@ -216,3 +194,60 @@ def test_a_killed_worker_job_is_redelivered_and_completes_once(
     assert redelivery < 30
     prefix = job_prefix(OWNER, "j1") + "output/"
     assert sorted(k.removeprefix(prefix) for k in storage.list(prefix)) == OUTPUT_NAMES
+
+
+def test_backend_choices_travel_in_the_message_and_a_bad_one_fails_only_its_job(
+    db_path: Path, storage: FsspecStorage, sample: SampleVideo, redis_url: str, workers: Workers
+) -> None:
+    with JobStore(db_path) as store:
+        broker = make_broker(redis_url)
+        runner = DistributedRunner(store, broker, storage.url)
+        applier = EventApplier(store, redis_url)
+        runner.enqueue(upload(store, storage, "bad", sample.path, backends={"translator": "babelfish"}))
+        runner.enqueue(
+            upload(store, storage, "crash", sample.path, backends={"transcriber": "standin-crash"})
+        )
+        runner.enqueue(
+            upload(store, storage, "b", sample.path, backends={"transcriber": "standin-regions-b"})
+        )
+        workers.start("--max-attempts", "1")
+        ids = ["bad", "crash", "b"]
+        apply_until(applier, lambda: all(store.get(j).status.finished for j in ids))
+        bad, crash, chosen = (store.get(j) for j in ids)
+        applier.close()
+        broker.close()
+
+    assert bad.status is JobStatus.FAILED and bad.error_message is not None
+    assert "babelfish" in bad.error_message
+    # the crashing transcriber was chosen by the message (the worker's own would not crash)
+    assert crash.status is JobStatus.FAILED and crash.error_message is not None
+    assert "model crashed" in crash.error_message
+    assert chosen.status is JobStatus.COMPLETED, chosen.error_message
+
+
+def test_a_cancel_that_reaches_the_server_before_the_completion_wins(
+    db_path: Path, storage: FsspecStorage, sample: SampleVideo, redis_url: str, workers: Workers
+) -> None:
+    seen: list[JobEvent] = []
+    with JobStore(db_path) as store:
+        broker = make_broker(redis_url)
+        runner = DistributedRunner(store, broker, storage.url)
+        applier = EventApplier(store, redis_url, storage=storage)  # to remove the outputs of a late cancel
+
+        def cancel_when_uploading(event: JobEvent) -> None:  # applied in stream order: before `completed`
+            if event.state is JobEventState.UPLOADING:
+                store.request_cancel(event.job_id, OWNER)  # the store only; the worker does not hear of it
+
+        applier.subscribe(cancel_when_uploading)
+        applier.subscribe(seen.append)
+        runner.enqueue(upload(store, storage, "late", sample.path))
+        workers.start()
+        apply_until(applier, lambda: any(e.state is JobEventState.CANCELLED for e in seen))
+        record = store.get("late")
+        applier.close()
+        broker.close()
+
+    states = [e.state for e in seen]
+    assert JobEventState.COMPLETED not in states  # the worker's `completed` was turned into `cancelled`
+    assert record.status is JobStatus.CANCELLED and record.output_path is None
+    assert storage.list(job_prefix(OWNER, "late") + "output/") == []

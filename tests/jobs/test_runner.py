@@ -1,8 +1,9 @@
 """The in-process runner on a real SQLite store, real local storage, real media and a real (fast) pipeline.
 
 The speech backends are the fast stand-ins of ``tests/pipeline/test_incremental.py``: the energy VAD, the
-single-speaker diarizer, a transcriber registered in code, and the sample plugin's ``shout`` translator and
-``sine-voice`` synthesizer.
+single-speaker diarizer, a transcriber registered in code (or the stand-in plugin's, for the warm-backend
+tests), and the sample plugin's ``shout`` translator and ``sine-voice`` synthesizer. Every test runs with
+storage on local disk and on a real S3 endpoint (moto's server).
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
+from distributed_backends import config as standin_config
+from dubkit_standin_plugin.transcriber import RegionTranscriber as StandinTranscriber
 
 from dubkit import PipelineConfig, build_pipeline
 from dubkit.backends import BaseTranscriber, NoOptions, Registry
 from dubkit.errors import JobError
 from dubkit.jobs import JobStore
 from dubkit.jobs.events import JobEvent, JobEventState
+from dubkit.jobs.pipelines import WarmPipelines
 from dubkit.jobs.runner import InProcessRunner
 from dubkit.models import AudioFile, SpeechRegion, Transcript, TranscriptSegment
 from dubkit.models.job import JobRecord, JobStatus
@@ -102,11 +106,6 @@ def sample(tmp_path_factory: pytest.TempPathFactory) -> SampleVideo:
 
 
 @pytest.fixture
-def storage(tmp_path: Path) -> FsspecStorage:
-    return FsspecStorage(str(tmp_path / "storage"))
-
-
-@pytest.fixture
 def events() -> Events:
     return Events()
 
@@ -125,7 +124,13 @@ def make_runner(
     return make
 
 
-def upload(store: JobStore, storage: FsspecStorage, job_id: str, source: Path | bytes) -> JobRecord:
+def upload(
+    store: JobStore,
+    storage: FsspecStorage,
+    job_id: str,
+    source: Path | bytes,
+    backends: dict[str, str] | None = None,
+) -> JobRecord:
     key = job_key(OWNER, job_id, "input")
     if isinstance(source, Path):
         size = storage.put_file(source, key)
@@ -142,6 +147,7 @@ def upload(store: JobStore, storage: FsspecStorage, job_id: str, source: Path | 
             "target_language": "es",
             "input_path": key,
             "input_size": size,
+            "job_metadata": {"backends": backends} if backends else {},
         }
     )
 
@@ -355,3 +361,78 @@ def test_stop_interrupts_a_job_past_the_timeout_and_requeues_it(
     assert record.error_message == "the runner stopped before the job finished"
     assert events.states("s1")[-1] is JobEventState.RETRYING
     assert outputs(storage, "s1") == []
+
+
+def test_warm_backends_load_once_across_jobs_and_per_job_choices_load_only_what_differs(
+    db_path: Path,
+    storage: FsspecStorage,
+    sample: SampleVideo,
+    make_runner: Callable[..., InProcessRunner],
+    events: Events,
+) -> None:
+    pipelines = WarmPipelines(standin_config())
+    before = StandinTranscriber.loads
+    with JobStore(db_path) as store:
+        upload(store, storage, "w1", sample.path)
+        upload(store, storage, "w2", sample.path)
+        upload(store, storage, "w3", sample.path, backends={"transcriber": "standin-regions-b"})
+        stats = make_runner(pipeline_factory=pipelines).run_until_idle()  # one thread: w1, w2, w3 in turn
+        records = [store.get(j) for j in ("w1", "w2", "w3")]
+    warm = pipelines.cache.stats
+
+    assert stats.completed == 3
+    assert all(r.status is JobStatus.COMPLETED for r in records), [r.error_message for r in records]
+    # w1 loaded its 6 backends; w2 reused all 6; w3 chose another transcriber: only that one was loaded
+    assert StandinTranscriber.loads - before == 2
+    assert (warm.loads, warm.hits) == (7, 6 + 5)
+    assert warm.entries == 0 and warm.evictions == 7  # the runner closed its warm backends when it ended
+    finished = [e.stage for e in events.of("w3") if e.state is JobEventState.FINISHED]
+    assert len(finished) == 11
+
+
+def test_an_unknown_backend_choice_fails_that_job_not_the_worker(
+    db_path: Path,
+    storage: FsspecStorage,
+    sample: SampleVideo,
+    make_runner: Callable[..., InProcessRunner],
+) -> None:
+    with JobStore(db_path) as store:
+        upload(store, storage, "bad", sample.path, backends={"translator": "babelfish"})
+        upload(store, storage, "odd", sample.path, backends={"mixer": "loud"})
+        upload(store, storage, "good", sample.path)
+        stats = make_runner(pipeline_factory=WarmPipelines(standin_config())).run_until_idle()
+        bad, odd, good = store.get("bad"), store.get("odd"), store.get("good")
+
+    assert (stats.failed, stats.completed, stats.retried) == (2, 1, 0)
+    assert bad.status is JobStatus.FAILED and bad.attempts == 1
+    assert bad.error_message is not None and "babelfish" in bad.error_message
+    assert odd.status is JobStatus.FAILED and odd.error_message is not None
+    assert "unknown backend choice 'mixer'" in odd.error_message
+    assert good.status is JobStatus.COMPLETED
+    assert outputs(storage, "bad") == [] and outputs(storage, "odd") == []
+
+
+def test_a_cancel_requested_after_the_last_check_still_wins_over_completion(
+    db_path: Path,
+    storage: FsspecStorage,
+    sample: SampleVideo,
+    make_runner: Callable[..., InProcessRunner],
+    events: Events,
+) -> None:
+    def cancel_while_uploading(event: JobEvent) -> None:  # the lease keeper checks only every 30 s here
+        if event.state is JobEventState.UPLOADING:
+            with JobStore(db_path) as client:
+                client.request_cancel(event.job_id, OWNER)
+
+    events.hooks.append(cancel_while_uploading)
+    with JobStore(db_path) as store:
+        upload(store, storage, "late", sample.path)
+        stats = make_runner(lease_seconds=90, cancel_check_seconds=30).run_until_idle()
+        record = store.get("late")
+
+    assert (stats.cancelled, stats.completed) == (1, 0)
+    assert record.status is JobStatus.CANCELLED
+    assert record.completed_at is None and record.output_path is None
+    assert outputs(storage, "late") == []  # the uploaded outputs were removed
+    assert events.states("late")[-1] is JobEventState.CANCELLED
+    assert JobEventState.COMPLETED not in events.states("late")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dubkit.errors import JobError, JobNotFoundError
+from dubkit.errors import CancelledError, JobError, JobNotFoundError
 from dubkit.jobs import JobStore
 from dubkit.models.job import JobRecord, JobStatus
 
@@ -193,6 +193,20 @@ def test_cancel_a_running_job_through_its_runner(store: JobStore) -> None:
     assert store.cancelled("j1") is True  # what the runner polls
     assert store.acknowledge_cancel("j1", claim.token).status is JobStatus.CANCELLED
     assert store.heartbeat("j1", claim.token, LEASE) is False
+
+
+def test_a_cancel_requested_before_completion_commits_wins(store: JobStore) -> None:
+    store.create(make_job("a"))
+    claim = store.claim("w1", 60)
+    assert claim is not None
+    store.request_cancel("a", "alice")  # after the runner's last check, before it completes
+    with pytest.raises(CancelledError):
+        store.complete("a", claim.token, output_path="a/out.mp4", output_size=10, processing_time=1.0)
+    held = store.get("a")
+    assert held.status is JobStatus.PROCESSING and held.output_path is None and held.completed_at is None
+    assert store.acknowledge_cancel("a", claim.token).status is JobStatus.CANCELLED
+    with pytest.raises(JobError):  # a stale token is still refused as such, cancelled or not
+        store.complete("a", "not-the-token", output_path="x", output_size=1, processing_time=1.0)
 
 
 def test_cancel_of_a_job_whose_runner_died(store: JobStore, clock: FakeClock) -> None:

@@ -1,4 +1,4 @@
-"""``dubkit worker``: work through the job queue of a SQLite job store on this machine."""
+"""``dubkit worker``: work through the job queue of a SQLite job store, or of a Redis broker."""
 
 from __future__ import annotations
 
@@ -14,7 +14,9 @@ import typer
 from dubkit.cli import app, console, fail
 from dubkit.errors import ConfigError, DubkitError
 from dubkit.jobs import InProcessRunner
-from dubkit.pipeline.build import PipelineConfig, build_pipeline
+from dubkit.jobs.pipelines import WarmPipelines
+from dubkit.pipeline.build import PipelineConfig
+from dubkit.pipeline.warm import parse_memory_size
 from dubkit.settings import Settings
 from dubkit.storage import FsspecStorage
 
@@ -38,6 +40,35 @@ def _config(path: Path | None) -> PipelineConfig:
     return PipelineConfig.from_mapping(data)
 
 
+def _stop_on_signals() -> threading.Event:
+    """An event set by SIGTERM or SIGINT (Ctrl-C)."""
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    return stop
+
+
+def _run_broker(
+    broker: str, pipelines: WarmPipelines, work_root: Path, threads: int, max_attempts: int, heartbeat: float
+) -> None:
+    try:
+        from dubkit.jobs.dramatiq_worker import WorkerOptions, run_worker
+    except ImportError as exc:
+        raise ConfigError(
+            f"the Redis worker needs the distributed extra: {exc}", hint="pip install 'dubkit[distributed]'"
+        ) from exc
+    options = WorkerOptions(threads=threads, max_attempts=max_attempts, heartbeat_timeout_s=heartbeat)
+    run_worker(
+        broker,
+        pipelines,
+        work_root=work_root,
+        stop=_stop_on_signals(),
+        options=options,
+        ready=lambda: console.print(f"worker ready: {threads} thread(s) on the Redis broker; Ctrl-C to stop"),
+    )
+    console.print("worker stopped")
+
+
 @app.command()
 def worker(
     db: Annotated[Optional[Path], typer.Option(help="The job store (SQLite file).")] = None,  # noqa: UP045
@@ -47,25 +78,45 @@ def worker(
     ] = None,
     workers: Annotated[int, typer.Option(min=1, max=64, help="Worker threads.")] = 1,
     until_idle: Annotated[bool, typer.Option(help="Stop when no job is left instead of waiting.")] = False,
+    broker: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Redis URL: take jobs from the Dramatiq queue there instead of a job store."),
+    ] = None,
+    model_memory_budget: Annotated[
+        str, typer.Option(help="Memory for models kept loaded between jobs (e.g. 2GB, 512MiB).")
+    ] = "4GiB",
+    max_attempts: Annotated[int, typer.Option(min=1, max=100, help="Attempts of a job before it fails.")] = 3,
+    heartbeat_timeout: Annotated[
+        float, typer.Option(min=0.1, help="With --broker: seconds of silence after which a worker is dead.")
+    ] = 60.0,
 ) -> None:
     """Dub queued jobs on this machine, keeping models warm between jobs (Ctrl-C stops gracefully)."""
     settings = Settings()
-    db_path = db or settings.data_dir / "jobs.db"
-    storage_url = storage or settings.storage_url or (settings.data_dir / "files").as_uri()
+    work_root = settings.data_dir / "work"
     try:
-        pipeline_config = _config(config)
+        pipelines = WarmPipelines(_config(config), memory_budget=parse_memory_size(model_memory_budget))
+        pipelines.validate()
+        if broker is not None:
+            if until_idle:
+                raise ConfigError(
+                    "--until-idle works with a job store, not with --broker", field="until_idle"
+                )
+            _run_broker(broker, pipelines, work_root, workers, max_attempts, heartbeat_timeout)
+            return
+        db_path = db or settings.data_dir / "jobs.db"
+        storage_url = storage or settings.storage_url or (settings.data_dir / "files").as_uri()
         runner = InProcessRunner(
             db_path,
             FsspecStorage(storage_url),
-            lambda: build_pipeline(pipeline_config),
-            work_root=settings.data_dir / "work",
+            pipelines,
+            work_root=work_root,
             workers=workers,
+            max_attempts=max_attempts,
         )
         if until_idle:
             stats = runner.run_until_idle()
         else:
-            stop = threading.Event()
-            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+            stop = _stop_on_signals()
             with runner:
                 console.print(
                     f"worker: {workers} thread(s) on {db_path}, storage {storage_url}; Ctrl-C to stop"

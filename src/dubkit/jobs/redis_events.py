@@ -1,20 +1,21 @@
 """Job events through Redis, for the distributed runner: workers publish, the server applies them to SQLite.
 
 Workers append each `JobEvent` as JSON to the Redis Stream ``dubkit:jobs:events`` (``XADD``: ordered and
-replayable). The server's `EventApplier` reads the stream in a consumer group and applies the events to its
-`JobStore` (the only writer of SQLite), then forwards them to its subscribers.
+replayable) with an `EventPublisher`. The server's `EventApplier` reads the stream in a consumer group and
+applies the events to its `JobStore` (the only writer of SQLite), then forwards them to its subscribers.
 
 Applying is idempotent, so an event read twice (the server died between applying it and acknowledging it)
 changes the store once: a ``claimed`` event takes the job's lease only for a newer attempt than the store
 has seen, and every later write is guarded by that attempt's lease token, so a duplicate ``completed`` (or an
-event from an older attempt) is refused by the store and dropped.
+event from an older attempt) is refused by the store and dropped. A ``completed`` event for a job whose
+cancel was requested before it is applied does not complete it: the outputs are removed and the job is
+cancelled (a late cancel wins).
 
 Cancel requests go the other way: the server sets ``dubkit:cancel:<job_id>``, which a worker polls.
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -24,9 +25,15 @@ from typing import Any
 import attrs
 import redis
 
-from dubkit.errors import JobError
+from dubkit.errors import CancelledError, JobError
+from dubkit.jobs.attempt import remove_outputs
+from dubkit.jobs.event_codec import JobResult, decode_event, encode_event
+from dubkit.jobs.event_publisher import EventPublisher
 from dubkit.jobs.events import JobEvent, JobEventHub, JobEventState, JobSubscriber
+from dubkit.jobs.redis_keys import CANCEL_PREFIX, EVENTS_STREAM, attempts_key, cancel_key, lease_token
 from dubkit.jobs.store import JobStore
+from dubkit.storage.fsspec_storage import FsspecStorage
+from dubkit.storage.protocol import Storage
 
 __all__ = [
     "CANCEL_PREFIX",
@@ -34,111 +41,18 @@ __all__ = [
     "EventApplier",
     "EventPublisher",
     "JobResult",
+    "attempts_key",
     "cancel_key",
     "decode_event",
     "encode_event",
+    "lease_token",
 ]
 
 logger = logging.getLogger(__name__)
 
-EVENTS_STREAM = "dubkit:jobs:events"
-CANCEL_PREFIX = "dubkit:cancel:"
-ATTEMPTS_PREFIX = "dubkit:attempts:"
-_STREAM_MAXLEN = 100_000
-_CANCEL_TTL_S = 7 * 24 * 3600
-
-# The server takes a job's lease for a worker's attempt (only a newer attempt than the store has seen);
-# like sql.TAKE_LEASE, but by job id and attempt number.
 _STAGE_STATES = frozenset(
     {JobEventState.STARTED, JobEventState.RUNNING, JobEventState.SKIPPED, JobEventState.FINISHED}
 )
-
-
-def cancel_key(job_id: str) -> str:
-    """The Redis key whose presence asks the workers to cancel ``job_id``."""
-    return CANCEL_PREFIX + job_id
-
-
-def attempts_key(job_id: str) -> str:
-    """The Redis counter of deliveries of ``job_id`` to workers."""
-    return ATTEMPTS_PREFIX + job_id
-
-
-def lease_token(job_id: str, attempt: int) -> str:
-    """The store lease token the server uses for one attempt of a job."""
-    return f"dramatiq:{job_id}:{attempt}"
-
-
-@attrs.frozen
-class JobResult:
-    """What a ``completed`` event carries besides the `JobEvent` (its ``message`` is the media's key)."""
-
-    output_size: int
-    processing_time: float
-
-
-def encode_event(event: JobEvent, result: JobResult | None = None) -> str:
-    """The JSON form of an event (and a completed job's result) on the stream."""
-    data: dict[str, Any] = attrs.asdict(event)
-    data["state"] = event.state.value
-    if result is not None:
-        data["result"] = attrs.asdict(result)
-    return json.dumps(data, sort_keys=True)
-
-
-def decode_event(text: str | bytes) -> tuple[JobEvent, JobResult | None]:
-    """Read an event written by `encode_event`.
-
-    Raises:
-        JobError: The text is not such an event.
-    """
-    try:
-        data = json.loads(text)
-        raw_result = data.pop("result", None)
-        data["state"] = JobEventState(data["state"])
-        event = JobEvent(**data)
-        result = None if raw_result is None else JobResult(**raw_result)
-    except (ValueError, TypeError, KeyError) as exc:
-        raise JobError(f"not a job event: {exc}") from exc
-    return event, result
-
-
-class EventPublisher:
-    """Appends one attempt's events to the stream (a worker's side); fractions never decrease."""
-
-    def __init__(self, client: redis.Redis, job_id: str, attempt: int) -> None:
-        self.client = client
-        self.job_id = job_id
-        self.attempt = attempt
-        self._lock = threading.Lock()
-        self._fraction = 0.0
-
-    def send(
-        self,
-        stage: str | None,
-        state: JobEventState,
-        message: str = "",
-        *,
-        fraction: float | None = None,
-        stage_fraction: float | None = None,
-        result: JobResult | None = None,
-    ) -> None:
-        """Publish one event (``fraction`` raises the overall progress; it never goes down)."""
-        with self._lock:
-            if fraction is not None:
-                self._fraction = min(1.0, max(self._fraction, fraction))
-            event = JobEvent(
-                job_id=self.job_id,
-                stage=stage,
-                fraction=self._fraction,
-                message=message,
-                state=state,
-                stage_fraction=self._fraction if stage_fraction is None else stage_fraction,
-                attempt=self.attempt,
-            )
-            self.client.xadd(
-                EVENTS_STREAM, {"event": encode_event(event, result)}, maxlen=_STREAM_MAXLEN, approximate=True
-            )
 
 
 def _stream_id(value: str | bytes) -> tuple[int, int]:
@@ -163,6 +77,9 @@ class EventApplier:
             expire leases itself; Dramatiq redelivers jobs of dead workers). Never run an `InProcessRunner`
             on the same store.
         progress_interval: Least time between two progress writes of one job (stage changes always write).
+        storage: The job storage, to remove the outputs of a job whose cancel wins over its completion
+            (default: opened from the ``storage_url`` the worker reports, with ``storage_factory``).
+        storage_factory: Opens a storage URL (default: `FsspecStorage` with default options).
     """
 
     def __init__(
@@ -174,6 +91,8 @@ class EventApplier:
         consumer: str = "server",
         lease_seconds: float = 7 * 24 * 3600.0,
         progress_interval: float = 0.5,
+        storage: Storage | None = None,
+        storage_factory: Callable[[str], Storage] = FsspecStorage,
     ) -> None:
         self.store = store
         self.client = redis.Redis.from_url(redis_url)
@@ -181,6 +100,8 @@ class EventApplier:
         self.consumer = consumer
         self.lease_seconds = lease_seconds
         self.progress_interval = progress_interval
+        self.storage = storage
+        self._storage_factory = storage_factory
         self._events = JobEventHub()
         self._last_id = (0, 0)
         self._last_write: dict[str, tuple[float, str | None]] = {}
@@ -247,12 +168,13 @@ class EventApplier:
             logger.warning("dropping a malformed job event: %r", raw)
             return
         try:
-            self._apply(event, result)
+            event = self._apply(event, result)
         except JobError as exc:
             logger.info("job %s: event %s not applied: %s", event.job_id, event.state.value, exc)
         self._events.publish(event)
 
-    def _apply(self, event: JobEvent, result: JobResult | None) -> None:
+    def _apply(self, event: JobEvent, result: JobResult | None) -> JobEvent:
+        """Apply one event; returns the event to forward (a cancelled one when a cancel beat completion)."""
         store, job_id = self.store, event.job_id
         token = lease_token(job_id, event.attempt)
         state = event.state
@@ -263,16 +185,19 @@ class EventApplier:
             last_time, last_stage = self._last_write.get(job_id, (0.0, None))
             throttled = now - last_time < self.progress_interval
             if state is JobEventState.RUNNING and last_stage == event.stage and throttled:
-                return
+                return event
             self._last_write[job_id] = (now, event.stage)
             store.update_progress(job_id, token, event.stage, min(1.0, max(0.0, event.fraction)))
         elif state is JobEventState.COMPLETED:
             self._last_write.pop(job_id, None)
             size = result.output_size if result else 0
             seconds = result.processing_time if result else 0.0
-            store.complete(
-                job_id, token, output_path=event.message, output_size=size, processing_time=seconds
-            )
+            try:
+                store.complete(
+                    job_id, token, output_path=event.message, output_size=size, processing_time=seconds
+                )
+            except CancelledError:
+                return self._cancel_completed(event, token, result)
         elif state is JobEventState.FAILED:
             self._last_write.pop(job_id, None)
             store.fail(job_id, token, event.message, retry=False)
@@ -281,6 +206,23 @@ class EventApplier:
         elif state is JobEventState.CANCELLED:
             self._last_write.pop(job_id, None)
             store.acknowledge_cancel(job_id, token)
+        return event
+
+    def _cancel_completed(self, event: JobEvent, token: str, result: JobResult | None) -> JobEvent:
+        """A cancel was requested before the completion was applied: remove the outputs, cancel the job."""
+        record = self.store.get(event.job_id)
+        storage = self.storage
+        if storage is None and result is not None and result.storage_url:
+            storage = self._storage_factory(result.storage_url)
+        if storage is None:
+            logger.warning(
+                "job %s cancelled after it finished; its outputs could not be removed", event.job_id
+            )
+        else:
+            remove_outputs(storage, record.user_id, event.job_id)
+        self.store.acknowledge_cancel(event.job_id, token)
+        logger.info("job %s: the cancel won over its completion; outputs removed", event.job_id)
+        return attrs.evolve(event, state=JobEventState.CANCELLED, message="cancelled")
 
     def _take(self, event: JobEvent, token: str) -> None:
         taken = self.store.take_attempt(

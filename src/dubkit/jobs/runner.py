@@ -1,15 +1,16 @@
 """The in-process job runner: a few worker threads on one machine that work through a `JobStore`.
 
-Each worker thread opens its own `JobStore` on the same SQLite file (a store belongs to one thread), builds
-one pipeline with the runner's factory and keeps it warm across jobs, and loops: claim a job under a lease,
-download its input from `Storage`, dub it, upload the outputs under ``<owner>/<job_id>/output/`` and mark the
-job completed. While a job runs, a heartbeat thread (with its own store) extends the lease every third of
-its length and turns a cancel request in the store into the pipeline's `CancelToken`.
+Each worker thread opens its own `JobStore` on the same SQLite file (a store belongs to one thread) and
+loops: claim a job under a lease, get the job's pipeline (the runner's settings plus the job's backend
+choices, on warm backends shared by the threads), dub it with `dubkit.jobs.attempt.perform`, and record the
+outcome. While a job runs, a `dubkit.jobs.lease_keeper.LeaseKeeper` (with its own store) extends the lease
+every third of its length and turns a cancel request in the store into the pipeline's `CancelToken`.
 
 Outcomes, with processing at-least-once:
 
 * success: outputs uploaded, then `JobStore.complete` with the media's key; the local work folder removed.
-* a bad input (`MediaError`, `ConfigError`): `JobStore.fail` for good, with the error's message.
+  A cancel requested before the completion commits wins: the outputs are removed and the job is cancelled.
+* a bad input or invalid backend choice (`dubkit.jobs.attempt.PERMANENT_ERRORS`): failed for good.
 * any other error: `JobStore.fail` with ``retry=True``; the store counts attempts and dead-letters the job.
   The work folder is kept, so the next attempt on this machine resumes from the finished stages.
 * a cancel request: partial outputs removed from storage and disk, then `JobStore.acknowledge_cancel`.
@@ -27,75 +28,25 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from pathlib import Path, PurePath
+from pathlib import Path
 from types import TracebackType
 
-import attrs
-
-from dubkit.errors import CancelledError, ConfigError, DubkitError, JobError, MediaError, StorageError
+from dubkit.errors import CancelledError, JobError
+from dubkit.jobs.attempt import PERMANENT_ERRORS, describe_error, input_file_name, perform, remove_outputs
 from dubkit.jobs.claim import Claim
-from dubkit.jobs.events import JobEvent, JobEventHub, JobEventState, JobSubscriber
+from dubkit.jobs.events import JobEventHub, JobEventState, JobSubscriber
+from dubkit.jobs.job_run import JobRun, LeaseLost
+from dubkit.jobs.lease_keeper import LeaseKeeper
+from dubkit.jobs.pipelines import PipelineSource, as_job_pipelines
+from dubkit.jobs.stats import Outcome, OutcomeCounter, RunStats
 from dubkit.jobs.store import JobStore
-from dubkit.models.job import JobRecord, JobStatus
-from dubkit.pipeline.pipeline import Pipeline
-from dubkit.pipeline.progress import CancelToken, ProgressEvent, ProgressState
-from dubkit.storage.paths import job_prefix, validate_segment
+from dubkit.jobs.ticket import JobTicket
+from dubkit.models.job import JobStatus
 from dubkit.storage.protocol import Storage
 
 __all__ = ["InProcessRunner", "RunStats", "input_file_name"]
 
 logger = logging.getLogger(__name__)
-
-_STAGE_STATES = {
-    ProgressState.STARTED: JobEventState.STARTED,
-    ProgressState.RUNNING: JobEventState.RUNNING,
-    ProgressState.SKIPPED: JobEventState.SKIPPED,
-    ProgressState.FINISHED: JobEventState.FINISHED,
-    ProgressState.FAILED: JobEventState.STAGE_FAILED,
-}
-_PERMANENT = (MediaError, ConfigError)
-
-
-@attrs.frozen
-class RunStats:
-    """How many jobs a runner finished, by outcome (on this runner; lost leases counted as ``lost``).
-
-    Attributes:
-        completed: Jobs completed.
-        failed: Jobs that failed for good (bad input, or dead-lettered after their last attempt).
-        retried: Attempts that failed and put the job back in the queue.
-        cancelled: Jobs stopped by a cancel request.
-        lost: Jobs whose lease this runner lost (another worker took them over).
-    """
-
-    completed: int = 0
-    failed: int = 0
-    retried: int = 0
-    cancelled: int = 0
-    lost: int = 0
-
-    @property
-    def total(self) -> int:
-        """Every job outcome counted."""
-        return self.completed + self.failed + self.retried + self.cancelled + self.lost
-
-
-class _LeaseLost(Exception):
-    """The store refused this worker's token: another worker holds the job now."""
-
-
-class _Counter:
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._counts = dict.fromkeys(("completed", "failed", "retried", "cancelled", "lost"), 0)
-
-    def add(self, outcome: str) -> None:
-        with self._lock:
-            self._counts[outcome] += 1
-
-    def snapshot(self) -> RunStats:
-        with self._lock:
-            return RunStats(**self._counts)
 
 
 class InProcessRunner:
@@ -104,8 +55,11 @@ class InProcessRunner:
     Args:
         db_path: The job store's SQLite file (each thread opens its own `JobStore` on it).
         storage: Where job inputs are read and outputs written.
-        pipeline_factory: Builds a pipeline; called once per worker thread, and the pipeline is kept warm
-            (its backends loaded) across that thread's jobs, then closed when the thread ends.
+        pipelines: What each job runs with: a `dubkit.pipeline.build.PipelineConfig` (each job gets it with
+            its own backend choices from ``job_metadata["backends"]``, on backends kept warm across jobs and
+            shared by the threads, one job at a time per loaded backend), a `dubkit.jobs.pipelines.
+            JobPipelines`, or a pipeline factory (called once per worker thread; jobs with backend choices
+            then fail). Closed when the worker threads end.
         work_root: Local folder for job work; a job works in ``work_root/<job_id>/`` (its pipeline run
             directory is ``run/`` in it, so a job claimed again on this machine resumes its finished stages).
         workers: Number of worker threads (jobs run at the same time).
@@ -127,7 +81,7 @@ class InProcessRunner:
         self,
         db_path: str | Path,
         storage: Storage,
-        pipeline_factory: Callable[[], Pipeline],
+        pipelines: PipelineSource,
         *,
         work_root: str | Path,
         workers: int = 1,
@@ -157,14 +111,14 @@ class InProcessRunner:
         self.cancel_check_seconds = min(heartbeat, cancel_check_seconds or 1.0)
         self.keep_work = keep_work
         self.name = name or f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
-        self._factory = pipeline_factory
+        self.pipelines = as_job_pipelines(pipelines)
         self.events = JobEventHub()
         """Where job events go; `subscribe` adds a receiver."""
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._threads: list[threading.Thread] = []
-        self._running: dict[str, _JobRun] = {}
-        self._counter = _Counter()
+        self._running: dict[str, JobRun] = {}
+        self._counter = OutcomeCounter()
         self._errors: list[BaseException] = []
 
     def __repr__(self) -> str:
@@ -225,6 +179,8 @@ class InProcessRunner:
                 thread.join(max(5.0, self.cancel_check_seconds * 2))
         alive = [t for t in self._threads if t.is_alive()]
         self._threads = alive
+        if not alive:
+            self.pipelines.close()
         logger.info("runner %s stopped (%d threads still running)", self.name, len(alive))
         return not alive
 
@@ -236,24 +192,18 @@ class InProcessRunner:
 
         Raises:
             JobError: The runner is running (`start` was called).
-            Exception: A worker thread could not start (the pipeline factory failed).
+            Exception: A worker thread stopped on an unexpected error.
         """
         before = self._counter.snapshot()
         self._launch(drain=True)
         for thread in self._threads:
             thread.join()
         self._threads = []
+        self.pipelines.close()
         if self._errors:
             error, self._errors = self._errors[0], []
             raise error
-        after = self._counter.snapshot()
-        return RunStats(
-            completed=after.completed - before.completed,
-            failed=after.failed - before.failed,
-            retried=after.retried - before.retried,
-            cancelled=after.cancelled - before.cancelled,
-            lost=after.lost - before.lost,
-        )
+        return self._counter.snapshot().minus(before)
 
     def __enter__(self) -> InProcessRunner:
         return self.start()
@@ -287,14 +237,7 @@ class InProcessRunner:
 
     def _worker(self, worker_id: str, drain: bool) -> None:
         try:
-            pipeline = self._factory()
-        except BaseException as exc:
-            logger.exception("worker %s could not build its pipeline", worker_id)
-            with self._lock:
-                self._errors.append(exc)
-            return
-        try:
-            with pipeline, self._open_store() as store:
+            with self._open_store() as store:
                 while not self._stopping.is_set():
                     claim = self._claim(store, worker_id)
                     if claim is None:
@@ -302,7 +245,7 @@ class InProcessRunner:
                             return
                         self._stopping.wait(self.poll_seconds)
                         continue
-                    self._counter.add(self._process(claim, store, pipeline))
+                    self._counter.add(self._process(claim, store))
         except BaseException as exc:
             logger.exception("worker %s stopped on an unexpected error", worker_id)
             with self._lock:
@@ -317,231 +260,99 @@ class InProcessRunner:
 
     # --- one job ---------------------------------------------------------------------------------
 
-    def _process(self, claim: Claim, store: JobStore, pipeline: Pipeline) -> str:
-        job = claim.job
-        run = _JobRun(self, claim, store)
+    def _process(self, claim: Claim, store: JobStore) -> Outcome:
+        run = JobRun(claim, store, self.events, self.progress_interval)
         with self._lock:
-            self._running[job.id] = run
-        heartbeat = threading.Thread(
-            target=self._heartbeat, args=(run,), name=f"dubkit-heartbeat-{job.id}", daemon=True
+            self._running[run.job_id] = run
+        keeper = LeaseKeeper(
+            self.db_path,
+            max_attempts=self.max_attempts,
+            job_id=run.job_id,
+            token=run.token,
+            lease_seconds=self.lease_seconds,
+            check_seconds=self.cancel_check_seconds,
+            cancel=run.cancel,
+            on_lost=run.lose,
         )
-        heartbeat.start()
         try:
-            return self._attempt(run, job, pipeline)
+            with keeper:
+                return self._attempt(run)
         finally:
-            run.done.set()
-            heartbeat.join()
             with self._lock:
-                self._running.pop(job.id, None)
+                self._running.pop(run.job_id, None)
 
-    def _attempt(self, run: _JobRun, job: JobRecord, pipeline: Pipeline) -> str:
+    def _attempt(self, run: JobRun) -> Outcome:
+        job = run.claim.job
         work = self.work_root / job.id
         started = time.perf_counter()
         run.event(None, JobEventState.CLAIMED, f"worker {run.claim.worker_id}, attempt {job.attempts}")
         try:
             try:
-                media_key, size = self._dub(run, job, pipeline, work)
+                output = perform(
+                    JobTicket.from_record(job),
+                    storage=self.storage,
+                    pipelines=self.pipelines,
+                    work=work,
+                    cancel=run.cancel,
+                    progress=run.progress,
+                    uploading=lambda: run.event(None, JobEventState.UPLOADING, "uploading outputs"),
+                )
                 run.guarded(
                     lambda: run.store.complete(
                         job.id,
                         run.token,
-                        output_path=media_key,
-                        output_size=size,
+                        output_path=output.media_key,
+                        output_size=output.media_size,
                         processing_time=time.perf_counter() - started,
                     )
                 )
             except CancelledError:
                 if run.lost.is_set():
-                    raise _LeaseLost() from None
+                    raise LeaseLost() from None
                 if run.aborted.is_set():
-                    return self._retry(run, job, "the runner stopped before the job finished", work)
-                return self._cancel(run, job, work)
-            except _LeaseLost:
+                    return self._retry(run, "the runner stopped before the job finished", work)
+                return self._cancel(run, work)
+            except LeaseLost:
                 raise
-            except _PERMANENT as exc:
-                return self._fail(run, job, str(exc), work)
+            except PERMANENT_ERRORS as exc:
+                return self._fail(run, str(exc), work)
             except Exception as exc:
                 if run.lost.is_set():
-                    raise _LeaseLost() from exc
+                    raise LeaseLost() from exc
                 logger.warning("job %s attempt %d failed", job.id, job.attempts, exc_info=True)
-                return self._retry(run, job, _describe(exc), work)
-        except _LeaseLost:
+                return self._retry(run, describe_error(exc), work)
+        except LeaseLost:
             logger.info("job %s: lease lost; another worker has it now", job.id)
             run.event(None, JobEventState.LOST, "the lease was taken over by another worker")
-            return "lost"
+            return Outcome.LOST
         self._remove_work(work)
-        run.event(None, JobEventState.COMPLETED, media_key, fraction=1.0)
-        return "completed"
+        run.event(None, JobEventState.COMPLETED, output.media_key, fraction=1.0)
+        return Outcome.COMPLETED
 
-    def _dub(self, run: _JobRun, job: JobRecord, pipeline: Pipeline, work: Path) -> tuple[str, int]:
-        if not job.input_path:
-            raise ConfigError(f"job {job.id} has no input", field="input_path")
-        if not self.storage.exists(job.input_path):
-            raise ConfigError(f"the input of job {job.id} is missing from storage", field="input_path")
-        name = input_file_name(job.original_filename)
-        local = work / "input" / name
-        self.storage.get_file(job.input_path, local)
-        run.cancel.raise_if_cancelled()
-        source_language = None if job.source_language in ("", "auto") else job.source_language
-        request = pipeline.make_request(local, to=job.target_language, source_language=source_language)
-        result = pipeline.execute(request, run_dir=work / "run", progress=run.progress, cancel=run.cancel)
-        run.event(None, JobEventState.UPLOADING, "uploading outputs")
-        out_dir = work / "output"
-        shutil.rmtree(out_dir, ignore_errors=True)
-        exported = result.export(out_dir, stem=PurePath(name).stem)
-        prefix = job_prefix(job.user_id, job.id) + "output/"
-        media_size = 0
-        for path in (exported.srt, exported.vtt, exported.project, exported.media):  # media last
-            run.cancel.raise_if_cancelled("upload")
-            size = self.storage.put_file(path, prefix + validate_segment(path.name, what="output name"))
-            if path == exported.media:
-                media_size = size
-        run.cancel.raise_if_cancelled("upload")
-        return prefix + exported.media.name, media_size
-
-    def _fail(self, run: _JobRun, job: JobRecord, message: str, work: Path) -> str:
-        logger.info("job %s failed: %s", job.id, message)
-        run.guarded(lambda: run.store.fail(job.id, run.token, message, retry=False))
+    def _fail(self, run: JobRun, message: str, work: Path) -> Outcome:
+        logger.info("job %s failed: %s", run.job_id, message)
+        run.guarded(lambda: run.store.fail(run.job_id, run.token, message, retry=False))
         self._remove_work(work)
         run.event(None, JobEventState.FAILED, message)
-        return "failed"
+        return Outcome.FAILED
 
-    def _retry(self, run: _JobRun, job: JobRecord, message: str, work: Path) -> str:
-        record = run.guarded(lambda: run.store.fail(job.id, run.token, message, retry=True))
+    def _retry(self, run: JobRun, message: str, work: Path) -> Outcome:
+        record = run.guarded(lambda: run.store.fail(run.job_id, run.token, message, retry=True))
         if record.status is JobStatus.FAILED:
             self._remove_work(work)
             run.event(None, JobEventState.FAILED, record.error_message or message)
-            return "failed"
+            return Outcome.FAILED
         run.event(None, JobEventState.RETRYING, message)
-        return "retried"
+        return Outcome.RETRIED
 
-    def _cancel(self, run: _JobRun, job: JobRecord, work: Path) -> str:
-        logger.info("job %s cancelled; removing its partial outputs", job.id)
-        try:
-            self.storage.delete(job_prefix(job.user_id, job.id) + "output", recursive=True)
-        except StorageError:
-            logger.warning("job %s: could not remove partial outputs", job.id, exc_info=True)
-        run.guarded(lambda: run.store.acknowledge_cancel(job.id, run.token))
+    def _cancel(self, run: JobRun, work: Path) -> Outcome:
+        logger.info("job %s cancelled; removing its partial outputs", run.job_id)
+        remove_outputs(self.storage, run.claim.job.user_id, run.job_id)
+        run.guarded(lambda: run.store.acknowledge_cancel(run.job_id, run.token))
         self._remove_work(work)
         run.event(None, JobEventState.CANCELLED, "cancelled")
-        return "cancelled"
+        return Outcome.CANCELLED
 
     def _remove_work(self, work: Path) -> None:
         if not self.keep_work:
             shutil.rmtree(work, ignore_errors=True)
-
-    # --- heartbeat -------------------------------------------------------------------------------
-
-    def _heartbeat(self, run: _JobRun) -> None:
-        interval = self.lease_seconds / 3
-        try:
-            with self._open_store() as store:
-                next_beat = time.monotonic() + interval
-                while not run.done.wait(self.cancel_check_seconds):
-                    if time.monotonic() >= next_beat:
-                        next_beat = time.monotonic() + interval
-                        if not store.heartbeat(run.job_id, run.token, self.lease_seconds):
-                            run.lose()
-                            return
-                    if not run.cancel.cancelled and store.cancelled(run.job_id):
-                        logger.info("job %s: cancel requested", run.job_id)
-                        run.cancel.cancel()
-        except DubkitError:
-            logger.exception("heartbeat of job %s failed; the lease will run out", run.job_id)
-
-
-class _JobRun:
-    """What the worker, the heartbeat thread and the progress hook share about one running job."""
-
-    def __init__(self, runner: InProcessRunner, claim: Claim, store: JobStore) -> None:
-        self.runner = runner
-        self.claim = claim
-        self.store = store
-        self.job_id = claim.job_id
-        self.token = claim.token
-        self.cancel = CancelToken()
-        self.lost = threading.Event()
-        self.aborted = threading.Event()
-        self.done = threading.Event()
-        self._lock = threading.Lock()
-        self._thread = threading.get_ident()
-        self._fraction = 0.0
-        self._last_write = 0.0
-        self._last_stage: str | None = None
-
-    def lose(self) -> None:
-        self.lost.set()
-        self.cancel.cancel()
-
-    def abort(self) -> None:
-        self.aborted.set()
-        self.cancel.cancel()
-
-    def guarded(self, action: Callable[[], JobRecord]) -> JobRecord:
-        try:
-            return action()
-        except JobError as exc:
-            self.lost.set()
-            raise _LeaseLost(str(exc)) from exc
-
-    def event(
-        self, stage: str | None, state: JobEventState, message: str = "", *, fraction: float | None = None
-    ) -> None:
-        with self._lock:
-            if fraction is not None:
-                self._fraction = max(self._fraction, fraction)
-            self._send(stage, state, message, self._fraction)
-
-    def _send(self, stage: str | None, state: JobEventState, message: str, stage_fraction: float) -> None:
-        self.runner.events.publish(
-            JobEvent(
-                job_id=self.job_id,
-                stage=stage,
-                fraction=self._fraction,
-                message=message,
-                state=state,
-                stage_fraction=stage_fraction,
-                attempt=self.claim.job.attempts,
-            )
-        )
-
-    def progress(self, event: ProgressEvent) -> None:
-        """The pipeline's progress hook."""
-        total = max(1, event.total)
-        overall = min(1.0, (event.index + min(max(event.fraction, 0.0), 1.0)) / total)
-        with self._lock:
-            self._fraction = max(self._fraction, overall)
-            self._send(event.stage, _STAGE_STATES[event.state], event.message, event.fraction)
-            now = time.monotonic()
-            due = (
-                event.stage != self._last_stage
-                or event.state is not ProgressState.RUNNING
-                or now - self._last_write >= self.runner.progress_interval
-            )
-            if not due or threading.get_ident() != self._thread or self.lost.is_set():
-                return  # the store belongs to the worker thread; another thread's event waits for the next
-            self._last_stage, self._last_write = event.stage, now
-            fraction = self._fraction
-        try:
-            self.store.update_progress(self.job_id, self.token, event.stage, fraction)
-        except JobError:
-            logger.info("job %s: progress refused; the lease was lost", self.job_id)
-            self.lose()
-
-
-def input_file_name(original: str) -> str:
-    """A safe local file name for the input: the original name when it is a plain one, else ``input``."""
-    name = PurePath(original.replace("\\", "/")).name
-    try:
-        validate_segment(name)
-    except DubkitError:
-        return "input"
-    if name.startswith(".") or len(name) > 200:
-        return "input" + PurePath(name).suffix[:16]
-    return name
-
-
-def _describe(exc: Exception) -> str:
-    if isinstance(exc, DubkitError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"

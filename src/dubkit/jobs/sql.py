@@ -75,8 +75,9 @@ COMPLETE = (
     "UPDATE jobs SET status = 'completed', output_path = :output_path, output_size = :output_size,"
     " processing_time_seconds = :seconds, progress = 1.0, completed_at = :now, updated_at = :now,"
     " lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL"
-    " WHERE id = :id AND lease_token = :token AND status = 'processing'"
+    " WHERE id = :id AND lease_token = :token AND status = 'processing' AND cancel_requested = 0"
 )
+"""A cancel requested before the completion commits wins: the job is not completed (`JobStore.complete`)."""
 
 FAIL = (
     "UPDATE jobs SET status = 'failed', error_message = :error, updated_at = :now,"

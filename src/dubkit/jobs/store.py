@@ -27,7 +27,7 @@ from typing import Any
 import sqlite_utils
 from pydantic import ValidationError
 
-from dubkit.errors import JobError, JobNotFoundError
+from dubkit.errors import CancelledError, JobError, JobNotFoundError
 from dubkit.jobs import sql
 from dubkit.jobs.claim import Claim
 from dubkit.jobs.clock import Clock, format_time, plus_seconds, utc_now
@@ -325,7 +325,11 @@ class JobStore:
     ) -> JobRecord:
         """Mark the job completed; only the worker holding the current lease can.
 
+        A cancel requested before this commits wins: the job stays ``processing`` with its cancel request,
+        and `CancelledError` tells the worker to remove the outputs and call `acknowledge_cancel`.
+
         Raises:
+            CancelledError: A cancel was requested for the job (the worker still holds its lease).
             JobError: ``token`` no longer holds the job (its lease was taken over, or it was finished).
             JobNotFoundError: No such job.
         """
@@ -390,6 +394,9 @@ class JobStore:
             if conn.execute(statement, values).rowcount == 1:
                 return
             row = self._row(job_id, None)
+        held = row["lease_token"] == token and row["status"] == JobStatus.PROCESSING.value
+        if held and row["cancel_requested"]:  # only COMPLETE is refused for a cancel request
+            raise CancelledError()
         raise JobError(
             f"cannot {action} job {job_id!r}: this worker's lease no longer holds it"
             f" (status {row['status']})",

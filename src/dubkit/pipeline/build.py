@@ -16,6 +16,7 @@ from dubkit.errors import ConfigError
 from dubkit.media import MediaLimits
 from dubkit.pipeline.pipeline import Pipeline
 from dubkit.pipeline.stage import Stage
+from dubkit.pipeline.warm import BackendSource, bind_backend
 from dubkit.stages import (
     DiarizeStage,
     ExtractStage,
@@ -60,6 +61,8 @@ class PipelineConfig(BaseModel):
     """Free each stage's models as soon as it has run (one model in memory at a time)."""
     review: bool = False
     """Transcribe every dubbed line back and report its word error rate (a second transcription)."""
+    transcribe_chunk_seconds: float = Field(default=120.0, gt=0)
+    """Timeline seconds transcribed per call; each finished chunk is a checkpoint a rerun resumes from."""
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> PipelineConfig:
@@ -80,24 +83,8 @@ class PipelineConfig(BaseModel):
         return str(getattr(self, kind.value))
 
 
-def bind_backend(
-    registry: Registry, kind: BackendKind, name: str, options: dict[str, Any] | None
-) -> BackendBinding[Any]:
-    """Create (not load) a backend and bind it to its name and version.
-
-    Raises:
-        UnknownBackendError: no such backend.
-        BackendUnavailableError: its extra is not installed.
-        BackendValidationError: it breaks its protocol.
-        ConfigError: invalid options.
-    """
-    spec = registry.spec(kind, name)
-    instance = registry.create(kind, name, options or None)
-    return BackendBinding(kind.value, name, instance, version=spec.version)
-
-
 def _review_transcriber(
-    registry: Registry, config: PipelineConfig, transcriber: BackendBinding[Any]
+    registry: Registry, config: PipelineConfig, transcriber: BackendBinding[Any], source: BackendSource
 ) -> BackendBinding[Any]:
     """The transcriber the review stage hears the dub with.
 
@@ -112,10 +99,24 @@ def _review_transcriber(
     if "condition_on_previous_text" not in attrs.fields_dict(options_cls):
         return transcriber
     options = {**config.backend_options.get(BackendKind.TRANSCRIBER, {}), "condition_on_previous_text": False}
-    return bind_backend(registry, BackendKind.TRANSCRIBER, name, options)
+    return source.bind(registry, BackendKind.TRANSCRIBER, name, options)
 
 
-def build_pipeline(config: PipelineConfig | None = None, *, registry: Registry | None = None) -> Pipeline:
+class _FreshBackends:
+    """The default `BackendSource`: a new, unloaded backend for every binding."""
+
+    def bind(
+        self, registry: Registry, kind: BackendKind, name: str, options: Mapping[str, Any] | None
+    ) -> BackendBinding[Any]:
+        return bind_backend(registry, kind, name, options)
+
+
+def build_pipeline(
+    config: PipelineConfig | None = None,
+    *,
+    registry: Registry | None = None,
+    backends: BackendSource | None = None,
+) -> Pipeline:
     """The standard 11-stage pipeline, with every backend resolved before any media is touched.
 
     The stages: probe, extract, separate, vad, diarize, transcribe, translate, synthesize, fit, mix, mux
@@ -123,6 +124,13 @@ def build_pipeline(config: PipelineConfig | None = None, *, registry: Registry |
 
     Every backend is resolved, imported and validated here, before any media is touched; weights are
     loaded only when a stage first needs them.
+
+    Args:
+        config: Backends and settings (default: the defaults).
+        registry: Where backends are found (default: built-ins and installed plugins).
+        backends: Where each stage's backend binding comes from; default: a new, unloaded backend each.
+            A worker passes a `dubkit.pipeline.warm.WarmCheckout` to reuse models loaded by earlier jobs
+            (and then releases the checkout instead of closing the pipeline).
 
     Raises:
         UnknownBackendError: a backend name is not registered (the error lists the known ones).
@@ -132,9 +140,10 @@ def build_pipeline(config: PipelineConfig | None = None, *, registry: Registry |
     """
     config = config or PipelineConfig()
     registry = registry or Registry()
+    source = backends or _FreshBackends()
 
     def bind(kind: BackendKind) -> BackendBinding[Any]:
-        return bind_backend(registry, kind, config.backend_name(kind), config.backend_options.get(kind))
+        return source.bind(registry, kind, config.backend_name(kind), config.backend_options.get(kind))
 
     transcriber = bind(BackendKind.TRANSCRIBER)
     limits = MediaLimits(max_size=config.max_file_bytes, max_duration=config.max_duration_seconds)
@@ -144,11 +153,11 @@ def build_pipeline(config: PipelineConfig | None = None, *, registry: Registry |
         SeparateStage(bind(BackendKind.SEPARATOR)),
         VadStage(bind(BackendKind.VAD)),
         DiarizeStage(bind(BackendKind.DIARIZER)),
-        TranscribeStage(transcriber),
+        TranscribeStage(transcriber, chunk_seconds=config.transcribe_chunk_seconds),
         TranslateStage(bind(BackendKind.TRANSLATOR), n_best=config.n_best),
         SynthesizeStage(bind(BackendKind.SYNTHESIZER)),
         FitStage(FitOptions(max_stretch=config.max_stretch)),
-        *([ReviewStage(_review_transcriber(registry, config, transcriber))] if config.review else []),
+        *([ReviewStage(_review_transcriber(registry, config, transcriber, source))] if config.review else []),
         MixStage(target_lufs=config.target_lufs),
         MuxStage(),
     ]
