@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import itertools
 import json
+import os
 import statistics
 import tempfile
 import time
@@ -66,6 +67,7 @@ def main() -> None:
         folder = Path(tmp)
         sample = make_sample_video(folder / "lecture.mp4", script=lecture_script(args.minutes))
         config = PipelineConfig(review=True, n_best=1)
+        load_before = os.getloadavg()[0]
         with build_pipeline(config) as pipeline:
             started = time.perf_counter()
             result = pipeline.run(sample.path, to="es", run_dir=folder / "run")
@@ -85,6 +87,8 @@ def main() -> None:
                 "redub_one_line_seconds": round(redub, 2),
                 "redub_fraction_of_full_run": round(redub / full, 4),
                 "redub_stages_redone": [r.name for r in redone.reports if not r.cached],
+                "redub_stage_seconds": {r.name: round(r.seconds, 3) for r in redone.reports if not r.cached},
+                "load_average": [round(load_before, 2), round(os.getloadavg()[0], 2)],
                 "targets": {
                     "start_offset_mean_ms": 100,
                     "start_offset_max_ms": 250,

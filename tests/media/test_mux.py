@@ -212,3 +212,55 @@ def test_unknown_language(mp4: Path, tmp_path: Path, ffmpeg: FFmpeg) -> None:
             ffmpeg=ffmpeg,
         )
     assert not (tmp_path / "dub.mp4").exists()
+
+
+def test_dub_track_is_sample_aligned_and_deterministic(
+    mp4: Path, tmp_path: Path, ffmpeg: FFmpeg, make_media: Callable[..., Path]
+) -> None:
+    """The block-encoded dub starts exactly at 0 (the encoder's priming skipped by the edit list)."""
+    import numpy as np
+
+    from dubkit.media import read_wav_info
+
+    info = probe(mp4, ffmpeg=ffmpeg)
+    dub_wav = make_media(
+        tmp_path / "dub.wav",
+        "-f",
+        "lavfi",
+        "-i",
+        "aevalsrc='0.3*sin(2*PI*(300+200*floor(t/0.3))*t)':d=4:s=48000",
+        "-ac",
+        "2",
+        "-c:a",
+        "pcm_s16le",
+    )
+    dubbed = read_wav_info(dub_wav)
+    outs = [
+        mux(
+            info,
+            dubbed,
+            target_language="es",
+            source_language="en",
+            out_path=tmp_path / name / "dub.mp4",
+            ffmpeg=ffmpeg,
+        )
+        for name in ("a", "b")
+    ]
+    assert outs[0].read_bytes() == outs[1].read_bytes()
+
+    def decode(path: Path, *args: str) -> np.ndarray:
+        out = subprocess.run(
+            ["ffmpeg", "-nostdin", "-v", "error", "-i", str(path), *args, "-f", "f32le", "-ac", "1", "-"],
+            check=True,
+            capture_output=True,
+        ).stdout
+        return np.frombuffer(out, dtype=np.float32)
+
+    source = decode(dub_wav)
+    track = decode(outs[0], "-map", "0:a:0")
+    assert abs(len(track) - len(source)) < 1024
+    errors = {
+        lag: float(np.mean((track[lag : lag + 150_000] - source[:150_000]) ** 2)) for lag in (0, 1024)
+    } | {-1024: float(np.mean((track[:150_000] - source[1024:151_024]) ** 2))}
+    assert min(errors, key=errors.__getitem__) == 0
+    assert errors[0] < 0.01 * errors[1024]

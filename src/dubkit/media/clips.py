@@ -1,29 +1,35 @@
 """Rendering clips for the mix: stretched, gained, converted to the track's format as raw float PCM.
 
-Identical renders (same file, stretch and gain) are made once. Clips are rendered a batch per ffmpeg run
-(one filter chain per clip, one output per clip), batches in parallel; Rubber Band runs first where a clip
-is stretched and it is installed. The result is each clip's placement on the timeline and the dub's level.
+Identical renders (same file, stretch and gain) are made once, and with a cache folder once across mixes
+(keyed by the clip's bytes and the render settings). Clips are rendered a batch per ffmpeg run (one filter
+chain per clip, one output per clip), batches in parallel; Rubber Band runs first where a clip is stretched
+and it is installed. Clips that need only a whole-factor upsampling and a gain (most of them: 22.05 kHz
+speech on a 44.1 kHz track) are rendered in numpy instead (`dubkit.media.resample`). The result is each
+clip's placement on the timeline and each render's content key.
 """
 
 from __future__ import annotations
 
-import array
 import concurrent.futures
+import functools
+import hashlib
 import logging
 import math
-import operator
-import sys
+import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 import ffmpeg as ffmpeg_python
+import numpy as np
 
-from dubkit.errors import ConfigError
+from dubkit.errors import ConfigError, DubkitError
 from dubkit.media.binaries import FFmpeg
 from dubkit.media.command import ffmpeg_argv, file_url, media_input
+from dubkit.media.pcm import open_pcm
 from dubkit.media.process import run_process
+from dubkit.media.resample import mono_upmix, upsample
 from dubkit.media.stretch import StretchEngine, atempo_factors, check_tempo, find_rubberband, stretch
 from dubkit.media.timeline import Placement
 from dubkit.models.speech import Clip, ClipTiming, TimingPlan
@@ -33,7 +39,7 @@ __all__ = ["RenderedClips", "TrackFormat", "render_clips"]
 logger = logging.getLogger(__name__)
 
 MAX_GAIN_DB = 40.0
-_LEVEL_STRIDE = 7  # measure the level on every 7th sample: plenty for an average, and fast
+_RENDER_VERSION = 2
 _READ_BLOCK = 1 << 20
 
 
@@ -75,11 +81,14 @@ class RenderedClips:
 
     Attributes:
         placements: Each clip's place and raw file (several placements may share a file).
-        level_db: RMS level of the dub where clips play, dBFS (``-inf`` when all are silent).
+        keys: Each raw file's content key: a digest of what it was rendered from (the clip's bytes,
+            stretch, gain, engine and the track's format).
+        rendered: How many raw files were rendered now (the others came from the cache).
     """
 
     placements: tuple[Placement, ...]
-    level_db: float
+    keys: dict[Path, str]
+    rendered: int = 0
 
 
 @attrs.frozen(slots=True)
@@ -118,29 +127,40 @@ def _render_batch(batch: Sequence[_Render], track: TrackFormat, ffmpeg: FFmpeg, 
     run_process(argv, cwd=cwd, limits=ffmpeg.limits, path=batch[0].source)
 
 
-def _energy(raw: Path) -> tuple[float, int]:
-    """(sum of squares, count) over every ``_LEVEL_STRIDE``-th float sample of a raw file."""
-    total, count = 0.0, 0
-    with raw.open("rb") as handle:
+def _render_in_numpy(job: _Render, *, track: TrackFormat) -> bool:
+    """Render an unstretched clip whose rate divides the track's, with a known upmix; ``False`` if not."""
+    if not math.isclose(job.stretch, 1.0):
+        return False
+    try:
+        pcm = open_pcm(job.source)
+    except DubkitError:
+        return False
+    upmix = mono_upmix(track.channels, track.layout) if pcm.channels == 1 else None
+    if (pcm.channels != track.channels and upmix is None) or track.sample_rate % pcm.sample_rate:
+        return False
+    samples = pcm.read(0, pcm.frames)
+    gain = np.float32(10 ** (job.gain_db / 20))
+    factor = track.sample_rate // pcm.sample_rate
+    if upmix is not None:
+        mono = upsample(samples[:, 0], factor) * gain
+        out = mono[:, None] * upmix[None, :]
+    else:
+        out = np.stack([upsample(samples[:, c], factor) for c in range(pcm.channels)], axis=1) * gain
+    job.raw.write_bytes(np.ascontiguousarray(out, dtype="<f4").tobytes())
+    return True
+
+
+def _render_key(source: Path, stretch: float, gain_db: float, track: TrackFormat, engine: str) -> str:
+    digest = hashlib.sha256()
+    with source.open("rb") as handle:
         while block := handle.read(_READ_BLOCK):
-            samples = array.array("f")
-            samples.frombytes(block[: len(block) - len(block) % 4])
-            if sys.byteorder != "little":  # pragma: no cover
-                samples.byteswap()
-            picked = samples[::_LEVEL_STRIDE]
-            total += math.fsum(map(operator.mul, picked, picked))
-            count += len(picked)
-    return total, count
-
-
-def _level_db(renders: dict[Path, int]) -> float:
-    """RMS of all placed clips together (each raw file weighted by how often it is placed), dBFS."""
-    total, count = 0.0, 0
-    for raw, uses in renders.items():
-        energy, samples = _energy(raw)
-        total += energy * uses
-        count += samples * uses
-    return 10 * math.log10(total / count) if total > 0 and count else -math.inf
+            digest.update(block)
+    settings = (
+        f"{_RENDER_VERSION}:{stretch:.9g}:{gain_db:.6g}:{engine}:"
+        f"{track.sample_rate}:{track.channels}:{track.layout}"
+    )
+    digest.update(settings.encode())
+    return digest.hexdigest()[:32]
 
 
 def render_clips(
@@ -149,6 +169,7 @@ def render_clips(
     track: TrackFormat,
     *,
     temp: Path,
+    cache: Path | None = None,
     stretch_engine: StretchEngine,
     workers: int,
     batch_size: int,
@@ -156,6 +177,9 @@ def render_clips(
     cwd: Path,
 ) -> RenderedClips:
     """Render every clip the plan places (clips starting after the track's end are left out, with a warning).
+
+    With a ``cache`` folder, each render is kept there under its content key and reused by later mixes:
+    after an edit only the edited clip is rendered again.
 
     Raises:
         ConfigError: A timing without a clip, a negative start, an unusable stretch or gain, or Rubber Band
@@ -167,24 +191,32 @@ def render_clips(
         raise ConfigError(
             "Rubber Band is not installed (apt-get install rubberband-cli)", field="stretch_engine"
         )
+    store = cache or temp
+    store.mkdir(parents=True, exist_ok=True)
     by_id = {clip.segment_id: clip for clip in clips}
     renders: dict[tuple[Path, float, float], _Render] = {}
+    keys: dict[Path, str] = {}
     placed: list[tuple[ClipTiming, _Render]] = []
     for timing in plan.timings:
         clip = _checked(timing, by_id)
         if round(timing.start * track.sample_rate) >= track.frames:
             logger.warning("segment %s starts after the end of the track; left out", timing.segment_id)
             continue
-        key = (clip.path, timing.stretch, timing.gain_db)
-        if key not in renders:
-            renders[key] = _Render(
-                clip.path, timing.stretch, timing.gain_db, temp / f"clip{len(renders):05d}.f32"
-            )
-        placed.append((timing, renders[key]))
+        wanted = (clip.path, timing.stretch, timing.gain_db)
+        if wanted not in renders:
+            stretched = not math.isclose(timing.stretch, 1.0)
+            engine = "rubberband" if stretched and rubberband is not None else "atempo"
+            key = _render_key(clip.path, timing.stretch, timing.gain_db, track, engine)
+            raw = store / f"clip-{key}.f32"
+            keys[raw] = key
+            renders[wanted] = _Render(clip.path, timing.stretch, timing.gain_db, raw)
+        placed.append((timing, renders[wanted]))
+    missing = [job for job in {job.raw: job for job in renders.values()}.values() if not job.raw.is_file()]
+    # Render into the temp folder, then move into place: a crash never leaves a half-written render.
+    jobs = [attrs.evolve(job, raw=temp / job.raw.name) for job in missing]
     with concurrent.futures.ThreadPoolExecutor(max_workers=max(1, workers)) as pool:
-        jobs = list(renders.values())
         if rubberband is not None:  # stretch with Rubber Band first; the render then only converts
-            stretched = [
+            stretched_jobs = [
                 pool.submit(
                     stretch,
                     job.source,
@@ -201,20 +233,20 @@ def render_clips(
             ]
             jobs = [
                 job if future is None else attrs.evolve(job, source=future.result(), stretch=1.0)
-                for job, future in zip(jobs, stretched, strict=True)
+                for job, future in zip(jobs, stretched_jobs, strict=True)
             ]
+        rendered = list(pool.map(functools.partial(_render_in_numpy, track=track), jobs))
+        jobs = [job for job, done in zip(jobs, rendered, strict=True) if not done]
         size = max(1, batch_size)
         batches = [jobs[i : i + size] for i in range(0, len(jobs), size)]
         for future in [pool.submit(_render_batch, batch, track, ffmpeg, cwd) for batch in batches]:
             future.result()
+    for job in missing:
+        os.replace(temp / job.raw.name, job.raw)
     frames = {job.raw: job.raw.stat().st_size // track.frame_bytes for job in renders.values()}
     placements = tuple(
         Placement(round(timing.start * track.sample_rate), frames[job.raw], job.raw, timing.segment_id)
         for timing, job in placed
     )
-    uses: dict[Path, int] = {}
-    for _, job in placed:
-        uses[job.raw] = uses.get(job.raw, 0) + 1
-    level = _level_db(uses)
-    logger.debug("rendered %d clips (%d distinct); dub level %.1f dBFS", len(placed), len(renders), level)
-    return RenderedClips(placements, level)
+    logger.debug("rendered %d of %d distinct clips (%d placed)", len(missing), len(renders), len(placed))
+    return RenderedClips(placements, keys, len(missing))

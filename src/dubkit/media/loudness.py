@@ -1,9 +1,11 @@
 """Loudness (EBU R128 / ITU-R BS.1770) measured with ffmpeg's ebur128 filter, and gain-based normalisation.
 
 Measuring uses ``ebur128=peak=true`` (integrated loudness, its gating threshold, loudness range, true
-peak): about five times faster than a loudnorm measuring pass, which upsamples to 192 kHz. The mix is
-then normalised with one linear gain for the whole track (`normalize_gain`); only when that gain
-would push the true peak over the ceiling does a look-ahead limiter (``alimiter``) catch the peaks.
+peak): about five times faster than a loudnorm measuring pass, which upsamples to 192 kHz.
+`normalize_gain` is the one-gain normalisation with a look-ahead limiter (``alimiter``) only where the
+gain would push the true peak over the ceiling. The mix itself measures in numpy from cached per-block
+statistics (`dubkit.media.meter`, `dubkit.media.blockmix`); this module is the ffmpeg reference it is
+tested against, and measures files.
 """
 
 from __future__ import annotations

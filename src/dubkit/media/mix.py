@@ -1,47 +1,40 @@
 """Mixing the dub: clips laid at their planned times over the background, loudness-normalised.
 
 1. Each clip is stretched (Rubber Band, or atempo), gained and converted to the track's rate and layout as
-   raw float PCM, a batch of clips per ffmpeg run.
-2. The clips are spread over as few non-overlapping layers as possible and each layer is streamed into
-   ffmpeg through a pipe (see `dubkit.media.timeline`): memory stays flat for hundreds of clips and
-   hour-long tracks, and the filter graph stays small.
-3. ffmpeg sums the layers over the separated background, or over the original audio ducked under the dub
-   with ``sidechaincompress`` (its sidechain gain set from the dub's measured level, so the depth does not
-   depend on how loud the voices were made) and measures loudness with ``ebur128`` (pass one), then renders
-   with one linear gain to the target (pass two; a limiter only when the peaks need it), and the result is
-   measured again.
+   raw float PCM, a batch of clips per ffmpeg run; renders are cached by content (`dubkit.media.clips`).
+2. The track is mixed in numpy in fixed blocks of about 30 s (`dubkit.media.blockmix`): the bed (the
+   separated background, or the original audio ducked under the dub by a sidechain-style compressor),
+   plus the clips. Each block is cached under a key of exactly what falls into it, with its loudness
+   statistics, so a re-mix after an edit renders only the blocks the edited clip reaches.
+3. The blocks' statistics give the integrated loudness (ITU-R BS.1770, `dubkit.media.meter`); one gain
+   brings it to the target (a limiter catches the peaks that gain would push over the ceiling), and the
+   blocks are written through it into the WAV (output blocks cached too). Memory holds a block or two.
 """
 
 from __future__ import annotations
 
-import functools
 import logging
 import math
 import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, BinaryIO
+from typing import Any
 
 import attrs
 import ffmpeg as ffmpeg_python
 
-from dubkit.errors import ConfigError
+from dubkit.errors import ConfigError, DubkitError
 from dubkit.media.binaries import FFmpeg, default_ffmpeg
+from dubkit.media.blockmix import Ducking, final_gain, render_blocks, write_output
 from dubkit.media.clips import TrackFormat, render_clips
 from dubkit.media.command import ffmpeg_argv, file_url, media_input
-from dubkit.media.loudness import (
-    Loudness,
-    LoudnessTarget,
-    measure_loudness,
-    normalize_gain,
-    parse_ebur128,
-    run_with_summary,
-)
-from dubkit.media.process import Feed, open_feed, run_process
+from dubkit.media.loudness import SILENCE_LUFS
+from dubkit.media.meter import integrated_loudness
+from dubkit.media.pcm import PcmFile, open_pcm
+from dubkit.media.process import run_process
 from dubkit.media.staging import staged_output
 from dubkit.media.stretch import STRETCH_ENGINES, StretchEngine
-from dubkit.media.timeline import Placement, assign_layers, write_layer
 from dubkit.media.wav import default_layout, read_wav_info
 from dubkit.models.media import AudioFile, DubbedAudio
 from dubkit.models.speech import Clip, TimingPlan
@@ -65,9 +58,10 @@ def _within(low: float, high: float) -> Callable[[object, attrs.Attribute[Any], 
 class DuckingOptions:
     """How the original audio is lowered under the dub when no background stem was separated.
 
-    ``sidechaincompress`` keyed by the dub: the original drops while the dub speaks and comes back in its
-    pauses. The dub is measured first and the sidechain's gain set so that the dub at its average level sits
-    where the compressor lowers the original by ``depth_db``, whatever level the voices were made at.
+    A compressor keyed by the dub (`dubkit.media.blockmix.Ducking`): the original drops while the dub speaks
+    and comes back in its pauses. Each clip's sidechain is scaled by that clip's own RMS level, so that a
+    clip at its average level sits where the compressor lowers the original by ``depth_db``, whatever level
+    the voice was made at (and the depth never depends on the other clips).
 
     Attributes:
         depth_db: How far the original drops under the dub at its average level, dB.
@@ -84,7 +78,7 @@ class DuckingOptions:
     release_ms: float = attrs.field(default=400.0, validator=_within(0.01, 9000.0))
 
     def sidechain_gain(self, dub_level_db: float) -> float:
-        """The ``level_sc`` that puts a dub at ``dub_level_db`` (RMS, dBFS) ``depth_db`` into ducking."""
+        """The sidechain gain that puts a clip at ``dub_level_db`` (RMS, dBFS) ``depth_db`` into ducking."""
         wanted = self.threshold_db + self.depth_db / (1 - 1 / self.ratio)
         gain_db = wanted - dub_level_db if math.isfinite(dub_level_db) else 0.0
         return min(64.0, max(1 / 64, 10 ** (gain_db / 20)))
@@ -115,93 +109,6 @@ class MixOptions:
     batch_size: int = attrs.field(default=24, validator=_within(1, 256))
 
 
-@attrs.frozen(slots=True)
-class _Mixdown:
-    """The final ffmpeg graph: dub layers streamed in, summed over the (ducked) bed, normalised."""
-
-    layers: Sequence[Sequence[Placement]]
-    bed: AudioFile
-    track: TrackFormat
-    ducking: DuckingOptions | None
-    dub_level_db: float
-    ffmpeg: FFmpeg
-    cwd: Path
-
-    def _feeds(self) -> list[Feed]:
-        track = self.track
-
-        def source(layer: Sequence[Placement], sink: BinaryIO) -> None:
-            write_layer(sink, layer, total_frames=track.frames, frame_bytes=track.frame_bytes)
-
-        return [open_feed(functools.partial(source, layer)) for layer in self.layers]
-
-    def _premix(self, feeds: Sequence[Feed]) -> Any:
-        """The graph up to loudness normalisation."""
-        track = self.track
-        bed = (
-            media_input(self.bed.path, "wav", ffmpeg=self.ffmpeg)
-            .audio.filter("aresample", track.sample_rate)
-            .filter("aformat", sample_fmts="flt", channel_layouts=track.layout_name)
-        )
-        layers = [
-            ffmpeg_python.input(feed.url, protocol_whitelist="pipe", **track.raw_options()).audio
-            for feed in feeds
-        ]
-        if not layers:
-            return bed
-        dub = (
-            layers[0]
-            if len(layers) == 1
-            else ffmpeg_python.filter(layers, "amix", inputs=len(layers), normalize=0)
-        )
-        if self.ducking is not None:
-            split = dub.filter_multi_output("asplit", 2)
-            dub = split[0]
-            bed = ffmpeg_python.filter(
-                [bed, split[1]],
-                "sidechaincompress",
-                threshold=f"{10 ** (self.ducking.threshold_db / 20):.6f}",
-                ratio=self.ducking.ratio,
-                attack=self.ducking.attack_ms,
-                release=self.ducking.release_ms,
-                level_sc=f"{self.ducking.sidechain_gain(self.dub_level_db):.6f}",
-            )
-        return ffmpeg_python.filter([dub, bed], "amix", inputs=2, normalize=0, duration="first")
-
-    def measure(self) -> Loudness:
-        """Pass one: the loudness of the unnormalised mix (ebur128, no output written)."""
-        feeds = self._feeds()
-        graph = self._premix(feeds).filter("ebur128", peak="true", framelog="verbose")
-        output = ffmpeg_python.output(graph, "-", f="null")
-        return parse_ebur128(run_with_summary(self.ffmpeg, output, cwd=self.cwd, feeds=feeds).stderr_tail)
-
-    def render(self, out: Path, *, measured: Loudness, target: LoudnessTarget, codec: str) -> Loudness | None:
-        """Pass two: the mix at the target loudness (one gain), exactly ``track.frames`` long.
-
-        Returns the loudness the gain was computed to give, or ``None`` for silence (left as it is).
-        """
-        track = self.track
-        feeds = self._feeds()
-        graph = self._premix(feeds)
-        gain = normalize_gain(target, measured)
-        if not measured.silent:
-            for name, options in gain.filters():
-                graph = graph.filter(name, **options)
-        graph = (
-            graph.filter("aresample", track.sample_rate)
-            .filter("aformat", sample_fmts=_SAMPLE_FORMATS[codec], channel_layouts=track.layout_name)
-            .filter("apad", whole_len=track.frames)
-            .filter("atrim", end_sample=track.frames)
-        )
-        output = ffmpeg_python.output(
-            graph, file_url(out), f="wav", acodec=codec, rf64="auto", fflags="+bitexact"
-        )
-        run_process(
-            ffmpeg_argv(self.ffmpeg, output), cwd=self.cwd, limits=self.ffmpeg.limits, feeds=feeds, path=out
-        )
-        return None if measured.silent else gain.expected
-
-
 def mix(
     plan: TimingPlan,
     clips: Sequence[Clip],
@@ -213,6 +120,7 @@ def mix(
     options: MixOptions | None = None,
     ffmpeg: FFmpeg | None = None,
     cwd: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> DubbedAudio:
     """Lay the clips at their planned times over the background and normalise the loudness.
 
@@ -230,6 +138,8 @@ def mix(
         options: Everything else (see `MixOptions`).
         ffmpeg: The binaries (`default_ffmpeg` when ``None``).
         cwd: Working directory and home of the temp files (``out_path``'s folder when ``None``).
+        cache_dir: Where rendered clips and mixed blocks are kept for later mixes (a re-mix after an edit
+            renders only what changed); ``None``: a temp folder, removed afterwards.
 
     Returns:
         The dubbed track and its measured integrated loudness.
@@ -253,40 +163,93 @@ def mix(
         original.channel_layout or default_layout(original.channels),
         round(original.duration * original.sample_rate),
     )
-    ducking = options.ducking if background is None else None
-    target = LoudnessTarget(target_lufs, options.true_peak, options.lra)
+    ducking = None
+    if background is None:
+        duck = options.ducking
+        ducking = Ducking(duck.threshold_db, duck.ratio, duck.attack_ms, duck.release_ms, duck.sidechain_gain)
     with tempfile.TemporaryDirectory(prefix=".mix-", dir=workdir) as temp_name:
+        temp = Path(temp_name)
+        store = cache_dir or temp / "cache"
         rendered = render_clips(
             plan,
             clips,
             track,
-            temp=Path(temp_name),
+            temp=temp,
+            cache=store / "clips",
             stretch_engine=options.stretch_engine,
             workers=options.workers,
             batch_size=options.batch_size,
             ffmpeg=ffmpeg,
             cwd=workdir,
         )
-        layers = assign_layers(rendered.placements)
+        bed = _bed_pcm(background or original, track, temp, ffmpeg, workdir)
+        blocks = render_blocks(
+            rendered.placements,
+            rendered.keys,
+            bed,
+            channels=track.channels,
+            layout=track.layout,
+            total_frames=track.frames,
+            ducking=ducking,
+            cache=store / "blocks",
+        )
         logger.info(
-            "mixing %d clips in %d layers over %s",
+            "mixed %d clips over %s: %d of %d blocks rendered (%d clips rendered)",
             len(rendered.placements),
-            len(layers),
             "the background" if background else "the ducked original",
+            blocks.rendered,
+            len(blocks.blocks),
+            rendered.rendered,
         )
-        mixdown = _Mixdown(layers, background or original, track, ducking, rendered.level_db, ffmpeg, workdir)
-        measured = mixdown.measure()
+        final = final_gain(
+            blocks.blocks,
+            sample_rate=track.sample_rate,
+            total_frames=track.frames,
+            target_lufs=target_lufs,
+            ceiling_db=options.true_peak,
+            silence_lufs=SILENCE_LUFS,
+        )
         with staged_output(out_path) as temp_out:
-            applied = mixdown.render(temp_out, measured=measured, target=target, codec=options.codec)
-    if applied is not None:
-        logger.info(
-            "loudness %.1f -> %.1f LUFS (%s)", measured.integrated, applied.integrated, applied.normalization
-        )
-    if applied is not None and applied.normalization == "linear":
-        # One gain moves integrated loudness by exactly that gain (BS.1770 is scale-invariant above
-        # its -70 LUFS absolute gate), so measuring the result again would only repeat the number.
-        lufs: float | None = round(applied.integrated, 2)
+            limited = write_output(
+                blocks.blocks,
+                final,
+                channels=track.channels,
+                sample_rate=track.sample_rate,
+                layout=track.layout,
+                total_frames=track.frames,
+                codec=options.codec,
+                cache=store / "output",
+                out=temp_out,
+            )
+    if final.chunk_gains is None and final.gain == 1.0:
+        lufs: float | None = None  # silence, left as it is
+    elif limited is None:
+        # One gain moves integrated loudness by exactly that gain (BS.1770 is scale-invariant above its
+        # -70 LUFS absolute gate): the result is known without measuring it again.
+        lufs = round(final.measured + 20 * math.log10(final.gain), 2)
     else:
-        result = measure_loudness(out_path, ffmpeg=ffmpeg, cwd=workdir)
-        lufs = result.integrated if not result.silent else None
+        lufs = round(integrated_loudness(limited, track.sample_rate, track.frames), 2)
+    if lufs is not None:
+        logger.info(
+            "loudness %.1f -> %.1f LUFS (%s)", final.measured, lufs, "limited" if limited else "linear"
+        )
     return DubbedAudio(track=read_wav_info(out_path), loudness_lufs=lufs)
+
+
+def _bed_pcm(bed: AudioFile, track: TrackFormat, temp: Path, ffmpeg: FFmpeg, cwd: Path) -> PcmFile:
+    """The bed as a readable PCM file at the track's rate and channel count (converted once if it is not)."""
+    try:
+        pcm = open_pcm(bed.path)
+    except DubkitError:
+        pcm = None
+    if pcm is not None and (pcm.sample_rate, pcm.channels) == (track.sample_rate, track.channels):
+        return pcm
+    converted = temp / "bed.wav"
+    audio = (
+        media_input(bed.path, "wav", ffmpeg=ffmpeg)
+        .audio.filter("aresample", track.sample_rate)
+        .filter("aformat", sample_fmts="flt", channel_layouts=track.layout_name)
+    )
+    output = ffmpeg_python.output(audio, file_url(converted), f="wav", acodec="pcm_f32le", rf64="auto")
+    run_process(ffmpeg_argv(ffmpeg, output), cwd=cwd, limits=ffmpeg.limits, path=bed.path)
+    return open_pcm(converted)

@@ -1,7 +1,8 @@
 """Muxing the result: the input's video copied packet for packet, the dub, the original audio, subtitles.
 
-The video stream is never re-encoded (``-c:v copy``). The dubbed track is encoded to AAC and is the default
-audio track; the original audio follows, copied when MP4 can carry its codec. Target- and source-language
+The video stream is never re-encoded (``-c:v copy``). The dubbed track is encoded to AAC block by block
+(in parallel, cached: `dubkit.media.aacblocks`) and copied in; it is the default audio track. The original
+audio follows, copied when MP4 can carry its codec. Target- and source-language
 subtitles become mov_text tracks. Every track is language-tagged (ISO 639-2). Audio-only input gives an
 M4A. The index goes to the front (``+faststart``) so players can start before the download ends.
 """
@@ -18,6 +19,7 @@ from typing import Any
 import ffmpeg as ffmpeg_python
 
 from dubkit.errors import UnsupportedFormatError
+from dubkit.media.aacblocks import PRIMING, encode_blocks
 from dubkit.media.binaries import FFmpeg, default_ffmpeg
 from dubkit.media.command import ffmpeg_argv, file_url, media_input
 from dubkit.media.formats import M4A_COPY_AUDIO_CODECS, MP4_COPY_AUDIO_CODECS, MP4_VIDEO_CODECS
@@ -49,6 +51,22 @@ def aac_bitrate(channels: int) -> str:
     return f"{min(512, max(128, 64 * channels))}k"
 
 
+def _audio_options(tracks: Sequence[tuple[Any, str, str, str]], options: dict[str, Any]) -> list[Any]:
+    """Set each audio track's codec, bitrate, language and disposition; the streams in order."""
+    streams = []
+    for number, (stream, tag, codec, bitrate) in enumerate(tracks):
+        streams.append(stream)
+        options[f"c:a:{number}"] = codec
+        if codec != "copy":
+            options[f"b:a:{number}"] = bitrate
+            # ffmpeg's "fast" AAC coder is 2.5x quicker than the default two-loop search and
+            # indistinguishable on speech at these bitrates.
+            options[f"aac_coder:a:{number}"] = "fast"
+        options[f"metadata:s:a:{number}"] = f"language={tag}"
+        options[f"disposition:a:{number}"] = "default" if number == 0 else "0"
+    return streams
+
+
 def mux(
     info: MediaInfo,
     dubbed: AudioFile,
@@ -61,6 +79,7 @@ def mux(
     out_path: Path,
     ffmpeg: FFmpeg | None = None,
     cwd: Path | None = None,
+    cache_dir: Path | None = None,
 ) -> Path:
     """Write the dubbed MP4 (or M4A for audio-only input).
 
@@ -75,6 +94,8 @@ def mux(
         out_path: The file to write; for audio-only input its suffix becomes ``.m4a``.
         ffmpeg: The binaries (`default_ffmpeg` when ``None``).
         cwd: Working directory and home of temp files (``out_path``'s folder when ``None``).
+        cache_dir: Where the dub's encoded AAC blocks are kept for later muxes (after an edit only the
+            blocks whose audio changed are encoded again); ``None``: a temp folder.
 
     Returns:
         The path written.
@@ -112,31 +133,38 @@ def mux(
         options["c:v"] = "copy"
         if video.codec == "hevc":
             options["tag:v"] = "hvc1"
-    length = f"{info.duration:.6f}"  # the dub lasts exactly as long as the input, whatever codec padding did
-    dub = (
-        media_input(dubbed.path, "wav", ffmpeg=ffmpeg)
-        .audio.filter("apad", whole_dur=length)
-        .filter("atrim", duration=length)
-    )
-    audio_tracks: list[tuple[Any, str, str, str]] = [(dub, target_tag, "aac", aac_bitrate(dubbed.channels))]
-    if original is not None:
-        codec = "copy" if original.codec in copyable else "aac"
-        audio_tracks.append(
-            (source[str(original.index)], source_tag, codec, aac_bitrate(original.channels or 2))
-        )
-    for number, (stream, tag, codec, bitrate) in enumerate(audio_tracks):
-        streams.append(stream)
-        options[f"c:a:{number}"] = codec
-        if codec != "copy":
-            options[f"b:a:{number}"] = bitrate
-            # ffmpeg's "fast" AAC coder is 2.5x quicker than the default two-loop search and
-            # indistinguishable on speech at these bitrates.
-            options[f"aac_coder:a:{number}"] = "fast"
-        options[f"metadata:s:a:{number}"] = f"language={tag}"
-        options[f"disposition:a:{number}"] = "default" if number == 0 else "0"
+    audio_tracks: list[tuple[Any, str, str, str]] = []
     with tempfile.TemporaryDirectory(prefix=".mux-", dir=workdir) as temp_name:
+        temp = Path(temp_name)
+        # The dub lasts exactly as long as the input: silence past the dub's end, nothing past the input's.
+        encoded = encode_blocks(
+            dubbed.path,
+            temp / "dub.aac",
+            total_frames=round(info.duration * dubbed.sample_rate),
+            layout=dubbed.channel_layout,
+            bitrate=aac_bitrate(dubbed.channels),
+            cache=cache_dir or temp / "cache",
+            temp=temp,
+            ffmpeg=ffmpeg,
+            cwd=workdir,
+        )
+        # The edit list skips the encoder's priming, so the dub starts at the video's first frame.
+        dub = media_input(
+            encoded.path,
+            "aac",
+            ffmpeg=ffmpeg,
+            codecs=["aac"],
+            itsoffset=f"{-PRIMING / encoded.sample_rate:.9f}",
+        )
+        audio_tracks.append((dub["a:0"], target_tag, "copy", ""))
+        if original is not None:
+            codec = "copy" if original.codec in copyable else "aac"
+            audio_tracks.append(
+                (source[str(original.index)], source_tag, codec, aac_bitrate(original.channels or 2))
+            )
+        streams += _audio_options(audio_tracks, options)
         subtitle_tracks = [
-            (cues, tag, Path(temp_name) / f"{kind}.srt")
+            (cues, tag, temp / f"{kind}.srt")
             for kind, cues, tag in (("target", cues_target, target_tag), ("source", cues_source, source_tag))
             if clean_cues(cues, duration=info.duration)
         ]

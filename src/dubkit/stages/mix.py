@@ -1,4 +1,4 @@
-"""Stage 10, mix: lay the clips over the background and normalise loudness."""
+"""Stage 10, mix: lay the clips over the background and normalise loudness (block by block, cached)."""
 
 from __future__ import annotations
 
@@ -45,6 +45,7 @@ class MixStage(BaseStage[DubbedAudio]):
     """
 
     name = "mix"
+    version = "2"
     inputs = (AUDIO, STEMS, SYNTHESIS, TIMING)
     output = DUBBED
 
@@ -56,7 +57,11 @@ class MixStage(BaseStage[DubbedAudio]):
         return {"target_lufs": self.target_lufs}
 
     def run(self, ctx: StageContext, inputs: Artifacts) -> DubbedAudio:
-        """Write the dubbed track into the stage folder."""
+        """Write the dubbed track into the stage folder.
+
+        Rendered clips and mixed blocks are kept in the stage's unit cache, so a re-mix after an edit
+        renders only the edited clip and the blocks it reaches.
+        """
         ctx.progress(0.0, "mixing")
         plan = inputs[TIMING]
         return mix(
@@ -67,4 +72,5 @@ class MixStage(BaseStage[DubbedAudio]):
             out_path=ctx.work_dir / "dubbed.wav",
             target_lufs=self.target_lufs,
             cwd=ctx.work_dir,
+            cache_dir=ctx.units().directory,
         )

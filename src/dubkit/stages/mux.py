@@ -15,11 +15,16 @@ class MuxStage(BaseStage[MuxedMedia]):
     """Muxes without re-encoding the video; audio-only input gives an M4A."""
 
     name = "mux"
+    version = "2"
     inputs = (MEDIA, TRANSCRIPT, TRANSLATION, TIMING, DUBBED)
     output = OUTPUT
 
     def run(self, ctx: StageContext, inputs: Artifacts) -> MuxedMedia:
-        """Write subtitles and the muxed file into the stage folder."""
+        """Write subtitles and the muxed file into the stage folder.
+
+        The dub's AAC blocks are kept in the stage's unit cache: a re-mux after an edit encodes only the
+        blocks whose audio changed.
+        """
         media = inputs[MEDIA]
         transcript = inputs[TRANSCRIPT]
         translation = inputs[TRANSLATION]
@@ -46,5 +51,6 @@ class MuxStage(BaseStage[MuxedMedia]):
             source_language=transcript.language,
             out_path=ctx.work_dir / f"dub{suffix}",
             cwd=ctx.work_dir,
+            cache_dir=ctx.units().directory,
         )
         return MuxedMedia(media=out, srt=srt, vtt=vtt)

@@ -1,0 +1,566 @@
+"""The mix, block by block: fixed blocks of the track rendered in numpy and cached by what falls into them.
+
+The track is cut into blocks of about 30 s (a whole number of 1024-frame AAC frames). Each block is
+
+1. rendered from what falls into it: the bed's frames (the separated background, or the original audio
+   to duck) and the slices of the rendered clips that overlap it, all float32;
+2. ducked (no background stem): the bed's gain follows the dub's envelope like a sidechain compressor
+   (attack/release follower on 10 ms hops, hard-knee gain curve, linear between hops), each clip's
+   sidechain scaled by its own level so the depth does not depend on how loud a voice was made;
+3. measured: BS.1770 gating sums (`dubkit.media.meter`) and the peak of every 256-frame chunk;
+4. stored in the cache as raw float32 with its statistics, under a key that hashes exactly what it was
+   made from: the block's place, the bed slice's digest, each overlapping clip's render key and place,
+   and the settings. A block depends on audio before it (the ducking follower and the K-filter carry
+   state), so each block renders from ``PRE_ROLL`` seconds earlier, starting from rest: a block is a
+   function of its inputs alone, a full render and an incremental one give the same bytes, and an edit
+   re-renders only the blocks its clip (and that clip's pre-roll) reaches.
+
+The integrated loudness of the whole mix follows from the blocks' gating sums; one gain (in steps of
+`GAIN_STEP_DB`, so that an edit rarely changes it and the untouched blocks of the output stay the same
+bytes) brings it to the target, and a feed-forward limiter (the smallest gain a chunk and its
+neighbours need, ramped linearly from chunk to chunk, so it never overshoots) holds sample peaks
+``PEAK_MARGIN_DB`` under the true-peak ceiling where the gain pushes them over. The final pass writes
+the blocks through that gain into the output WAV (each output block cached as well: an edit that
+leaves the gain alone recomputes only the blocks that changed): memory holds a block or two whatever
+the track's length.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import math
+import os
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import BinaryIO
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from dubkit.media.meter import GatingSums, LoudnessMeter, combine, integrated_loudness
+from dubkit.media.pcm import PcmFile
+from dubkit.media.timeline import Placement
+from dubkit.media.wavwrite import wav_header
+
+__all__ = [
+    "CHUNK",
+    "GAIN_STEP_DB",
+    "PEAK_MARGIN_DB",
+    "PRE_ROLL",
+    "BlockStats",
+    "Ducking",
+    "FinalGain",
+    "RenderedBlocks",
+    "block_bounds",
+    "block_frames",
+    "final_gain",
+    "render_blocks",
+    "write_output",
+]
+
+logger = logging.getLogger(__name__)
+
+_Audio = npt.NDArray[np.float32]
+
+#: Seconds of audio each block is rendered from before its start (ducking release and K-filter settle).
+PRE_ROLL = 2.0
+#: Frames per limiter chunk (blocks are whole numbers of chunks).
+CHUNK = 256
+#: Sample peaks are held this far under the true-peak ceiling, for peaks between samples.
+PEAK_MARGIN_DB = 0.5
+#: The normalising gain is a whole number of these (dB), so that small edits leave it as it is.
+GAIN_STEP_DB = 0.1
+_BLOCK_SECONDS = 30.0
+_AAC_FRAME = 1024
+_HOP_SECONDS = 0.01
+_VERSION = 1
+_TAIL_CHUNKS = 32  # chunks of the previous block that warm the output's loudness filter (8192 frames)
+
+
+def block_frames(sample_rate: int, seconds: float = _BLOCK_SECONDS) -> int:
+    """Frames per block: about ``seconds``, a whole number of 1024-frame AAC frames (and of chunks)."""
+    return _AAC_FRAME * max(1, round(seconds * sample_rate / _AAC_FRAME))
+
+
+def block_bounds(total_frames: int, size: int) -> list[tuple[int, int]]:
+    """``[start, end)`` of every block of a track."""
+    return [(start, min(total_frames, start + size)) for start in range(0, total_frames, size)]
+
+
+@attrs.frozen(slots=True)
+class Ducking:
+    """The compressor the bed goes through, keyed by the dub (see `DuckingOptions` in `dubkit.media.mix`).
+
+    Attributes:
+        threshold_db: Sidechain level where ducking starts, dBFS.
+        ratio: Compression ratio.
+        attack_ms: Attack time.
+        release_ms: Release time.
+        sidechain_gain: Maps a clip's RMS level (dBFS) to the linear gain of its sidechain.
+    """
+
+    threshold_db: float
+    ratio: float
+    attack_ms: float
+    release_ms: float
+    sidechain_gain: Callable[[float], float] = attrs.field(eq=False)
+
+    def key(self) -> dict[str, float]:
+        """What the cache key holds of it."""
+        return {
+            "threshold": self.threshold_db,
+            "ratio": self.ratio,
+            "attack": self.attack_ms,
+            "release": self.release_ms,
+            "calibration": self.sidechain_gain(-20.0),
+        }
+
+    def gain(self, sidechain_power: npt.NDArray[np.float64], sample_rate: int) -> npt.NDArray[np.float32]:
+        """Per-frame gain for the bed from the sidechain's per-frame power (mean square over channels)."""
+        frames = len(sidechain_power)
+        hop = max(1, round(_HOP_SECONDS * sample_rate))
+        hops = -(-frames // hop)
+        padded = np.zeros(hops * hop, dtype=np.float64)
+        padded[:frames] = sidechain_power
+        power = padded.reshape(hops, hop).mean(axis=1)
+        # ffmpeg's follower moves a fraction 4000 / (ms * rate) of the way every sample; over a hop that is:
+        attack = 1 - (1 - min(1.0, 4000 / (self.attack_ms * sample_rate))) ** hop
+        release = 1 - (1 - min(1.0, 4000 / (self.release_ms * sample_rate))) ** hop
+        envelope = np.empty(hops, dtype=np.float64)
+        level = 0.0
+        for i, value in enumerate(power.tolist()):
+            level += (value - level) * (attack if value > level else release)
+            envelope[i] = level
+        with np.errstate(divide="ignore"):
+            level_db = 10 * np.log10(np.maximum(envelope, 1e-20))
+        over = np.maximum(0.0, level_db - self.threshold_db)
+        hop_gain = (10 ** ((1 / self.ratio - 1) * over / 20)).astype(np.float32)
+        # Linear from each hop's gain to the next one's across the hop (cheaper than np.interp).
+        following = np.append(hop_gain[1:], hop_gain[-1:])
+        ramp = np.arange(hop, dtype=np.float32) / np.float32(hop)
+        curve: npt.NDArray[np.float32] = hop_gain[:, None] + (following - hop_gain)[:, None] * ramp[None, :]
+        return curve.reshape(-1)[:frames]
+
+
+@attrs.frozen(slots=True)
+class BlockStats:
+    """What the final pass needs of a rendered block.
+
+    Attributes:
+        sums: Its gating sums (see `dubkit.media.meter`).
+        chunk_peaks: Peak of each `CHUNK` frames of the block, all channels.
+    """
+
+    sums: GatingSums
+    chunk_peaks: npt.NDArray[np.float32]
+
+
+@attrs.frozen(slots=True)
+class _Block:
+    index: int
+    start: int
+    end: int
+    key: str
+    raw: Path
+    stats: Path
+
+
+@attrs.frozen(slots=True)
+class RenderedBlocks:
+    """The mix before its final gain.
+
+    Attributes:
+        blocks: Raw float32 file and statistics of every block, in order.
+        rendered: How many blocks were rendered now (the others came from the cache).
+    """
+
+    blocks: tuple[tuple[Path, BlockStats], ...]
+    rendered: int
+
+
+class _ClipAudio:
+    """Rendered clips read on demand (float32 frames and RMS level), memoised for one mix."""
+
+    def __init__(self, channels: int) -> None:
+        self._channels = channels
+        self._levels: dict[Path, float] = {}
+
+    def frames(self, raw: Path, first: int, count: int) -> _Audio:
+        bytes_per_frame = 4 * self._channels
+        with raw.open("rb") as handle:
+            handle.seek(first * bytes_per_frame)
+            data = np.fromfile(handle, dtype="<f4", count=count * self._channels)
+        out = np.zeros((count, self._channels), dtype=np.float32)
+        samples = data.reshape(-1, self._channels)
+        out[: len(samples)] = samples
+        return out
+
+    def level_db(self, raw: Path) -> float:
+        if raw not in self._levels:
+            data = np.fromfile(raw, dtype="<f4")
+            power = float(np.mean(np.square(data, dtype=np.float64))) if data.size else 0.0
+            self._levels[raw] = 10 * math.log10(power) if power > 0 else -math.inf
+        return self._levels[raw]
+
+
+def _digest(*parts: bytes | str) -> str:
+    digest = hashlib.sha256()
+    for part in parts:
+        digest.update(part.encode() if isinstance(part, str) else part)
+        digest.update(b"\0")
+    return digest.hexdigest()[:32]
+
+
+def _write_atomic(path: Path, write: Callable[[BinaryIO], object]) -> None:
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with temp.open("wb") as handle:
+            write(handle)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def _save_stats(path: Path, stats: BlockStats) -> None:
+    payload = {
+        "first": stats.sums.first,
+        "sums": stats.sums.sums.tolist(),
+        "peak": stats.sums.peak,
+        "chunk_peaks": stats.chunk_peaks.tolist(),
+    }
+    _write_atomic(path, lambda handle: handle.write(json.dumps(payload).encode()))
+
+
+def _load_stats(path: Path) -> BlockStats | None:
+    try:
+        payload = json.loads(path.read_text())
+        sums = GatingSums(
+            int(payload["first"]), np.asarray(payload["sums"], dtype=np.float64), payload["peak"]
+        )
+        return BlockStats(sums, np.asarray(payload["chunk_peaks"], dtype=np.float32))
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _chunk_peaks(audio: _Audio) -> npt.NDArray[np.float32]:
+    frames = len(audio)
+    chunks = -(-frames // CHUNK)
+    if frames == chunks * CHUNK:
+        rows = audio.reshape(chunks, -1)
+    else:
+        padded = np.zeros((chunks * CHUNK, audio.shape[1]), dtype=np.float32)
+        padded[:frames] = audio
+        rows = padded.reshape(chunks, -1)
+    peaks: npt.NDArray[np.float32] = np.maximum(rows.max(axis=1), -rows.min(axis=1))
+    return peaks
+
+
+def _power(piece: _Audio) -> npt.NDArray[np.float64]:
+    """Per-frame square of the loudest channel."""
+    power = np.square(piece[:, 0], dtype=np.float64)
+    for channel in range(1, piece.shape[1]):
+        np.maximum(power, np.square(piece[:, channel], dtype=np.float64), out=power)
+    return power
+
+
+def render_blocks(
+    placements: Sequence[Placement],
+    render_keys: dict[Path, str],
+    bed: PcmFile,
+    *,
+    channels: int,
+    layout: str | None,
+    total_frames: int,
+    ducking: Ducking | None,
+    cache: Path,
+) -> RenderedBlocks:
+    """Render (or find in ``cache``) every block of the pre-gain mix.
+
+    Args:
+        placements: The clips on the timeline (raw float32 at the track's format).
+        render_keys: Each raw file's content key (what it was rendered from).
+        bed: The background or the original audio, at the track's rate and channel count.
+        channels: The track's channel count.
+        layout: The track's layout name (for the loudness weights).
+        total_frames: The track's length.
+        ducking: How to duck the bed under the dub, or ``None`` to leave it as it is.
+        cache: Folder of cached blocks (created if missing).
+    """
+    cache.mkdir(parents=True, exist_ok=True)
+    rate = bed.sample_rate
+    size = block_frames(rate)
+    pre_roll = round(PRE_ROLL * rate)
+    ordered = sorted(placements, key=lambda p: (p.start, p.end))
+    clips = _ClipAudio(channels)
+    settings = json.dumps(
+        {
+            "v": _VERSION,
+            "rate": rate,
+            "channels": channels,
+            "layout": layout,
+            "size": size,
+            "pre": pre_roll,
+            "ducking": ducking.key() if ducking else None,
+        },
+        sort_keys=True,
+    )
+    out: list[tuple[Path, BlockStats]] = []
+    rendered = 0
+    for index, (start, end) in enumerate(block_bounds(total_frames, size)):
+        first = max(0, start - pre_roll)
+        inside = [p for p in ordered if p.start < end and p.end > first]
+        key = _digest(
+            settings,
+            f"{index}:{start}:{end}",
+            hashlib.sha256(bed.read_bytes(first, end - first)).digest(),
+            json.dumps([[p.start, p.frames, render_keys[p.raw]] for p in inside]),
+        )
+        block = _Block(index, start, end, key, cache / f"block-{key}.f32", cache / f"block-{key}.json")
+        whole = block.raw.is_file() and block.raw.stat().st_size == (end - start) * channels * 4
+        stats = _load_stats(block.stats) if whole else None
+        if stats is None:
+            stats = _render(
+                block,
+                first,
+                bed.read(first, end - first),
+                inside=inside,
+                clips=clips,
+                rate=rate,
+                channels=channels,
+                layout=layout,
+                ducking=ducking,
+            )
+            rendered += 1
+        out.append((block.raw, stats))
+    logger.debug("mix blocks: %d of %d rendered, the rest cached", rendered, len(out))
+    return RenderedBlocks(tuple(out), rendered)
+
+
+def _render(
+    block: _Block,
+    first: int,
+    bed: _Audio,
+    *,
+    inside: Sequence[Placement],
+    clips: _ClipAudio,
+    rate: int,
+    channels: int,
+    layout: str | None,
+    ducking: Ducking | None,
+) -> BlockStats:
+    frames = block.end - first
+    dub = np.zeros((frames, channels), dtype=np.float32)
+    sidechain = np.zeros(frames, dtype=np.float64) if ducking else None
+    for item in inside:
+        lo, hi = max(first, item.start), min(block.end, item.end)
+        piece = clips.frames(item.raw, lo - item.start, hi - lo)
+        dub[lo - first : hi - first] += piece
+        if ducking is not None and sidechain is not None:
+            scale = ducking.sidechain_gain(clips.level_db(item.raw))
+            sidechain[lo - first : hi - first] += _power(piece) * (scale * scale)
+    if ducking is not None and sidechain is not None:
+        bed *= ducking.gain(sidechain, rate)[:, None]
+    mixed = bed
+    mixed += dub
+    body = mixed[block.start - first :]
+    meter = LoudnessMeter(rate, channels, layout, start_frame=block.start)
+    meter.warm(mixed[: block.start - first])
+    meter.add(body)
+    stats = BlockStats(meter.sums(), _chunk_peaks(body))
+    _write_atomic(block.raw, lambda handle: handle.write(np.ascontiguousarray(body).tobytes()))
+    _save_stats(block.stats, stats)
+    return stats
+
+
+@attrs.frozen(slots=True)
+class FinalGain:
+    """The gain that takes the mix to its target, and the limiter's per-chunk gains where it is needed.
+
+    Attributes:
+        measured: Integrated loudness of the pre-gain mix, LUFS (``-inf`` for silence).
+        gain: Linear gain for the whole track (1.0 for silence).
+        chunk_gains: The limiter's gain at each chunk centre, or ``None`` when no peak needs it.
+    """
+
+    measured: float
+    gain: float
+    chunk_gains: npt.NDArray[np.float64] | None
+
+
+def final_gain(
+    blocks: Sequence[tuple[Path, BlockStats]],
+    *,
+    sample_rate: int,
+    total_frames: int,
+    target_lufs: float,
+    ceiling_db: float,
+    silence_lufs: float,
+) -> FinalGain:
+    """The normalising gain (and limiter) from the blocks' statistics alone."""
+    measured = integrated_loudness(combine(s.sums for _, s in blocks), sample_rate, total_frames)
+    if not math.isfinite(measured) or measured <= silence_lufs:
+        return FinalGain(measured, 1.0, None)
+    # The gain moves in GAIN_STEP_DB steps: an edit moves the whole mix's loudness by a few hundredths of a
+    # dB, so the gain (and with it every untouched block of the output, and its AAC encoding) usually
+    # stays the same; the result is within half a step of the target.
+    gain = 10 ** (round((target_lufs - measured) / GAIN_STEP_DB) * GAIN_STEP_DB / 20)
+    peaks = np.concatenate([s.chunk_peaks for _, s in blocks]).astype(np.float64) if blocks else np.zeros(0)
+    ceiling = 10 ** ((ceiling_db - PEAK_MARGIN_DB) / 20)
+    if not len(peaks) or float(peaks.max()) * gain <= ceiling:
+        return FinalGain(measured, gain, None)
+    with np.errstate(divide="ignore"):
+        need = np.minimum(1.0, ceiling / np.maximum(peaks * gain, 1e-30))
+    # Each chunk's gain is the least it and its neighbours need: a ramp from one chunk's gain to the
+    # next one's then never rises above what any frame needs.
+    padded = np.concatenate([[1.0], need, [1.0]])
+    chunk_gains = np.minimum(np.minimum(padded[:-2], padded[1:-1]), padded[2:])
+    return FinalGain(measured, gain, chunk_gains)
+
+
+def _limiter_curve(
+    chunk_gains: npt.NDArray[np.float64], gain: float, position: int, frames: int
+) -> npt.NDArray[np.float32]:
+    """The final gain of frames ``[position, position + frames)`` (``position`` a multiple of `CHUNK`).
+
+    Linear across each chunk from its gain to the next chunk's: both are at most what the chunk needs.
+    """
+    first = position // CHUNK
+    count = -(-frames // CHUNK)
+    here = (chunk_gains[first : first + count] * gain).astype(np.float32)
+    following = (chunk_gains[first + 1 : first + count + 1] * gain).astype(np.float32)
+    if len(following) < len(here):
+        following = np.append(following, here[-1:])
+    ramp = np.arange(CHUNK, dtype=np.float32) / np.float32(CHUNK)
+    curve: npt.NDArray[np.float32] = (here[:, None] + (following - here)[:, None] * ramp[None, :]).reshape(-1)
+    return curve[:frames]
+
+
+def _encode_samples(audio: _Audio, codec: str) -> bytes:
+    if codec == "pcm_s16le":
+        # As ffmpeg converts float to s16: scale by 32768, round to nearest, clip.
+        return bytes(np.clip(np.rint(audio * np.float32(32768)), -32768, 32767).astype("<i2").tobytes())
+    return bytes(np.ascontiguousarray(audio, dtype="<f4").tobytes())
+
+
+def write_output(
+    blocks: Sequence[tuple[Path, BlockStats]],
+    final: FinalGain,
+    *,
+    channels: int,
+    sample_rate: int,
+    layout: str | None,
+    total_frames: int,
+    codec: str,
+    cache: Path,
+    out: Path,
+) -> GatingSums | None:
+    """Write the WAV file: the blocks through the final gain (and limiter), encoded in ``codec``.
+
+    Each output block is cached too, keyed by its mix block, the block before it (whose tail warms the
+    loudness filter), the gain and the limiter's gains around it: after an edit that leaves the gain as
+    it was, only the blocks that changed are computed again; the others are copied.
+
+    Returns the output's gating sums where the limiter changed it (``None``: the output is exactly the
+    mix times ``final.gain``, whose loudness is known without measuring).
+    """
+    cache.mkdir(parents=True, exist_ok=True)
+    limited = final.chunk_gains is not None
+    parts: list[GatingSums] = []
+    position = 0
+    previous: Path | None = None
+    frame_bytes = 4 * channels
+    with out.open("wb") as sink:
+        sink.write(
+            wav_header(
+                sample_rate=sample_rate, channels=channels, layout=layout, codec=codec, frames=total_frames
+            )
+        )
+        for raw, _ in blocks:
+            frames = raw.stat().st_size // frame_bytes
+            key = _output_key(raw, previous, final, position=position, frames=frames, codec=codec)
+            pcm_path, sums_path = cache / f"out-{key}.pcm", cache / f"out-{key}.json"
+            part = _load_sums(sums_path) if limited else None
+            sample_bytes = 2 if codec == "pcm_s16le" else 4
+            whole = pcm_path.is_file() and pcm_path.stat().st_size == frames * channels * sample_bytes
+            if whole and (part is not None or not limited):
+                data = pcm_path.read_bytes()
+            else:
+                audio = np.fromfile(raw, dtype="<f4").reshape(-1, channels)
+                if final.chunk_gains is not None:
+                    audio *= _limiter_curve(final.chunk_gains, final.gain, position, frames)[:, None]
+                    part = _measure_output(
+                        audio,
+                        previous,
+                        final,
+                        position=position,
+                        sample_rate=sample_rate,
+                        channels=channels,
+                        layout=layout,
+                    )
+                    _save_sums(sums_path, part)
+                elif final.gain != 1.0:
+                    audio *= np.float32(final.gain)
+                data = _encode_samples(audio, codec)
+                _write_atomic(pcm_path, lambda handle, data=data: handle.write(data))  # type: ignore[misc]
+            sink.write(data)
+            if part is not None:
+                parts.append(part)
+            previous = raw
+            position += frames
+        if position < total_frames:  # a block file shorter than planned: keep the track's length exact
+            sample_bytes = 2 if codec == "pcm_s16le" else 4
+            sink.write(bytes((total_frames - position) * channels * sample_bytes))
+    return combine(parts) if limited else None
+
+
+def _output_key(
+    raw: Path, previous: Path | None, final: FinalGain, *, position: int, frames: int, codec: str
+) -> str:
+    parts: list[bytes | str] = [raw.stem, previous.stem if previous else "", repr(final.gain), codec]
+    if final.chunk_gains is not None:
+        first = position // CHUNK
+        parts.append(
+            final.chunk_gains[max(0, first - _TAIL_CHUNKS) : first + -(-frames // CHUNK) + 1].tobytes()
+        )
+    return _digest(*parts)
+
+
+def _measure_output(
+    audio: _Audio,
+    previous: Path | None,
+    final: FinalGain,
+    *,
+    position: int,
+    sample_rate: int,
+    channels: int,
+    layout: str | None,
+) -> GatingSums:
+    """Gating sums of one limited output block, the filter warmed on the previous block's output tail."""
+    meter = LoudnessMeter(sample_rate, channels, layout, start_frame=position)
+    if previous is not None and final.chunk_gains is not None and position:
+        tail = min(position, _TAIL_CHUNKS * CHUNK)
+        before = np.fromfile(
+            previous, dtype="<f4", offset=previous.stat().st_size - tail * channels * 4
+        ).reshape(-1, channels)
+        before = before * _limiter_curve(final.chunk_gains, final.gain, position - tail, tail)[:, None]
+        meter.warm(before)
+    meter.add(audio)
+    return meter.sums()
+
+
+def _save_sums(path: Path, sums: GatingSums) -> None:
+    payload = {"first": sums.first, "sums": sums.sums.tolist(), "peak": sums.peak}
+    _write_atomic(path, lambda handle: handle.write(json.dumps(payload).encode()))
+
+
+def _load_sums(path: Path) -> GatingSums | None:
+    try:
+        payload = json.loads(path.read_text())
+        return GatingSums(
+            int(payload["first"]), np.asarray(payload["sums"], dtype=np.float64), payload["peak"]
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None

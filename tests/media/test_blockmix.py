@@ -1,0 +1,186 @@
+"""The block mix: a re-mix after an edit renders only the blocks the edited clip reaches, and gives the
+same bytes as a full render."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+
+from dubkit.media import FFmpeg, blockmix, mix, read_wav_info
+from dubkit.media.blockmix import block_bounds, block_frames
+from dubkit.media.pcm import open_pcm
+from dubkit.models.media import AudioFile
+from dubkit.models.speech import Clip, ClipTiming, TimingPlan, Voice
+
+from .conftest import ffmpeg_make
+
+RATE = 16000
+VOICE = Voice("es", "es")
+
+
+@pytest.fixture
+def long_bed(tmp_path: Path) -> AudioFile:
+    """100 s of quiet stereo noise: four blocks."""
+    path = ffmpeg_make(
+        tmp_path / "bed.wav",
+        "-f",
+        "lavfi",
+        "-i",
+        f"anoisesrc=d=100:c=pink:r={RATE}:a=0.03",
+        "-ac",
+        "2",
+        "-c:a",
+        "pcm_s16le",
+    )
+    return read_wav_info(path)
+
+
+def _clip(segment: str, path: Path) -> Clip:
+    info = read_wav_info(path)
+    return Clip(segment, path, info.duration, info.sample_rate, VOICE, segment)
+
+
+@pytest.fixture
+def counted_renders(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Counts blocks rendered (the real renderer runs; only its calls are counted)."""
+    calls: list[int] = []
+    real = blockmix._render
+
+    def counting(block: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(block.index)
+        return real(block, *args, **kwargs)
+
+    monkeypatch.setattr(blockmix, "_render", counting)
+    return calls
+
+
+def test_blocks_are_whole_aac_frames() -> None:
+    assert block_frames(48000) % 1024 == 0
+    assert block_frames(44100) == 1024 * 1292
+    assert block_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
+
+
+def test_an_edit_renders_only_the_blocks_it_reaches(
+    tmp_path: Path,
+    long_bed: AudioFile,
+    ffmpeg: FFmpeg,
+    sine_wav: Callable[..., Path],
+    counted_renders: list[int],
+) -> None:
+    starts = [2.0, 20.0, 45.0, 70.0, 95.0]
+    clips = [_clip(f"s{i}", sine_wav(f"s{i}.wav", 500 + 200 * i, 1.5)) for i in range(len(starts))]
+    plan = TimingPlan(tuple(ClipTiming(f"s{i}", start=t, end=t + 1.5) for i, t in enumerate(starts)))
+    cache = tmp_path / "cache"
+    first = mix(
+        plan, clips, original=long_bed, out_path=tmp_path / "a" / "dub.wav", ffmpeg=ffmpeg, cache_dir=cache
+    )
+    blocks = len(block_bounds(round(long_bed.duration * RATE), block_frames(RATE)))
+    assert sorted(counted_renders) == list(range(blocks)) == [0, 1, 2, 3]
+
+    # Edit the line at 45 s (inside block 1: 30-60 s): one block is rendered again, the rest are reused.
+    counted_renders.clear()
+    edited = [*clips[:2], _clip("s2", sine_wav("edited.wav", 3000, 1.2)), *clips[3:]]
+    remixed = mix(
+        plan, edited, original=long_bed, out_path=tmp_path / "b" / "dub.wav", ffmpeg=ffmpeg, cache_dir=cache
+    )
+    assert counted_renders == [1]
+
+    # A full render of the edited plan in a fresh cache gives the same bytes.
+    counted_renders.clear()
+    full = mix(
+        plan,
+        edited,
+        original=long_bed,
+        out_path=tmp_path / "c" / "dub.wav",
+        ffmpeg=ffmpeg,
+        cache_dir=tmp_path / "fresh",
+    )
+    assert len(counted_renders) == blocks
+    assert remixed.track.path.read_bytes() == full.track.path.read_bytes()
+    assert remixed.loudness_lufs == full.loudness_lufs
+    assert first.track.path.read_bytes() != full.track.path.read_bytes()
+
+    # And the edit is where it should be: the new tone plays at 45 s, the old one no longer does.
+    audio = open_pcm(full.track.path).read(0, round(long_bed.duration * RATE))[:, 0]
+    window = audio[int(45.2 * RATE) : int(46.0 * RATE)]
+    spectrum = np.abs(np.fft.rfft(window))
+    freqs = np.fft.rfftfreq(len(window), 1 / RATE)
+    assert abs(freqs[int(spectrum.argmax())] - 3000) < 5
+
+
+def test_a_clip_near_a_block_edge_reaches_the_next_block(
+    tmp_path: Path,
+    long_bed: AudioFile,
+    ffmpeg: FFmpeg,
+    sine_wav: Callable[..., Path],
+    counted_renders: list[int],
+) -> None:
+    edge = block_frames(RATE) / RATE  # about 30 s
+    clips = [_clip("a", sine_wav("a.wav", 700, 1.0)), _clip("b", sine_wav("b.wav", 900, 1.0))]
+    plan = TimingPlan(
+        (ClipTiming("a", start=5.0, end=6.0), ClipTiming("b", start=edge - 1.5, end=edge - 0.5))
+    )
+    cache = tmp_path / "cache"
+    mix(
+        plan,
+        clips,
+        original=long_bed,
+        out_path=tmp_path / "out" / "first.wav",
+        ffmpeg=ffmpeg,
+        cache_dir=cache,
+    )
+    counted_renders.clear()
+    moved = TimingPlan((plan.timings[0], ClipTiming("b", start=edge - 1.4, end=edge - 0.4)))
+    mix(
+        moved,
+        clips,
+        original=long_bed,
+        out_path=tmp_path / "out" / "second.wav",
+        ffmpeg=ffmpeg,
+        cache_dir=cache,
+    )
+    # The clip ends before block 1 starts, but block 1 is rendered from 2 s before its start (the ducking
+    # release and the loudness filter carry over), so both blocks are rendered again.
+    assert counted_renders == [0, 1]
+
+
+def test_the_limiter_never_lets_a_chunk_over_the_ceiling() -> None:
+    import math
+
+    from dubkit.media.blockmix import CHUNK, PEAK_MARGIN_DB, BlockStats, _limiter_curve, final_gain
+    from dubkit.media.meter import GatingSums
+
+    rng = np.random.default_rng(5)
+    peaks = rng.uniform(0.01, 0.3, 400).astype(np.float32)
+    peaks[[3, 4, 150, 399]] = [0.9, 0.95, 0.8, 0.99]  # a few loud chunks, one at the very end
+    # Steady energy in every 100 ms step: about -20 LUFS, so the gain to -16 LUFS pushes the loud chunks over.
+    steps = math.ceil(400 * CHUNK / 4800)
+    sums = GatingSums(0, np.full(steps, 4800 * 10 ** ((-20 + 0.691) / 10)))
+    stats = BlockStats(sums, peaks)
+    final = final_gain(
+        [(Path("unused"), stats)],
+        sample_rate=48000,
+        total_frames=400 * CHUNK,
+        target_lufs=-16.0,
+        ceiling_db=-1.5,
+        silence_lufs=-70.0,
+    )
+    assert final.gain == pytest.approx(10 ** (4 / 20), rel=1e-3)
+    assert final.chunk_gains is not None
+    ceiling = 10 ** ((-1.5 - PEAK_MARGIN_DB) / 20)
+    curve = np.concatenate(
+        [
+            _limiter_curve(final.chunk_gains, final.gain, start, 100 * CHUNK)
+            for start in range(0, 400 * CHUNK, 100 * CHUNK)
+        ]
+    )
+    reached = curve.reshape(400, CHUNK).max(axis=1) * peaks
+    assert reached.max() <= ceiling * (1 + 1e-6)
+    assert (curve <= final.gain * (1 + 1e-6)).all()
+    quiet = peaks * final.gain < ceiling
+    untouched = [c for c in range(10, 140) if quiet[c - 1 : c + 3].all()]
+    assert np.allclose(curve.reshape(400, CHUNK)[untouched], final.gain, rtol=1e-5)
