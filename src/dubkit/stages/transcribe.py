@@ -1,34 +1,71 @@
-"""Stage 6, transcribe: speech regions to timed text, each line attributed to a speaker."""
+"""Stage 6, transcribe: speech regions to timed text, each line attributed to a speaker.
+
+Long inputs are transcribed in chunks of about `TranscribeStage.chunk_seconds` of the timeline, cut
+between speech regions (so at silences or speaker changes, never inside a region). Each finished
+chunk is a checkpoint in the stage's unit cache: a run killed half way through transcription
+resumes at the first unfinished chunk. When the source language is left to detection, the first
+chunk's detected language is used for the rest, so every chunk is transcribed in one language.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from dubkit.backends.binding import BackendBinding
 from dubkit.backends.protocols import Transcriber, supported_languages
-from dubkit.errors import UnknownLanguageError
+from dubkit.errors import StageError, UnknownLanguageError
 from dubkit.models.languages import get_language
-from dubkit.models.speech import SpeechRegion, Transcript
+from dubkit.models.media import AudioFile
+from dubkit.models.speech import SpeechRegion, Transcript, TranscriptSegment
+from dubkit.pipeline.cache import hash_file, stable_hash
 from dubkit.pipeline.context import StageContext
 from dubkit.pipeline.keys import AUDIO, SPEAKERS, SPEECH, TRANSCRIPT
 from dubkit.pipeline.stage import Artifacts, BaseStage, RunRequest
 
-__all__ = ["TranscribeStage"]
+__all__ = ["TranscribeStage", "chunk_regions"]
+
+
+def chunk_regions(regions: Sequence[SpeechRegion], chunk_seconds: float) -> list[tuple[SpeechRegion, ...]]:
+    """Consecutive regions grouped into chunks spanning at most ``chunk_seconds`` of the timeline.
+
+    A chunk is cut only between two regions; a region longer than ``chunk_seconds`` is a chunk alone.
+
+    Raises:
+        ValueError: ``chunk_seconds`` is not positive.
+    """
+    if chunk_seconds <= 0:
+        raise ValueError(f"chunk_seconds must be positive, got {chunk_seconds}")
+    chunks: list[list[SpeechRegion]] = []
+    for region in sorted(regions, key=lambda r: (r.start, r.end)):
+        if chunks and region.end - chunks[-1][0].start <= chunk_seconds:
+            chunks[-1].append(region)
+        else:
+            chunks.append([region])
+    return [tuple(chunk) for chunk in chunks]
 
 
 class TranscribeStage(BaseStage[Transcript]):
-    """Transcribes speaker turns (or speech regions) and numbers the segments ``seg-0001``..."""
+    """Transcribes speaker turns (or speech regions) and numbers the segments ``seg-0001``...
+
+    Args:
+        transcriber: The transcriber backend.
+        chunk_seconds: Longest stretch of the timeline transcribed in one call; each finished chunk is a
+            checkpoint a rerun resumes from.
+    """
 
     name = "transcribe"
     inputs = (AUDIO, SPEECH, SPEAKERS)
     output = TRANSCRIPT
 
-    def __init__(self, transcriber: BackendBinding[Transcriber]) -> None:
+    def __init__(self, transcriber: BackendBinding[Transcriber], *, chunk_seconds: float = 120.0) -> None:
+        if chunk_seconds <= 0:
+            raise ValueError(f"chunk_seconds must be positive, got {chunk_seconds}")
         self.transcriber = transcriber
+        self.chunk_seconds = chunk_seconds
 
     def fingerprint(self, request: RunRequest) -> Mapping[str, Any]:
         """The transcriber's identity and the source language asked for."""
@@ -47,7 +84,7 @@ class TranscribeStage(BaseStage[Transcript]):
             raise UnknownLanguageError(request.source_language, list(langs), backend=self.transcriber.name)
 
     def run(self, ctx: StageContext, inputs: Artifacts) -> Transcript:
-        """Transcribe and attribute every segment to the speaker who talks most during it."""
+        """Transcribe chunk by chunk, then attribute every segment to the speaker who talks most in it."""
         speech = inputs[SPEECH]
         diarization = inputs[SPEAKERS]
         if not speech.regions:
@@ -57,9 +94,7 @@ class TranscribeStage(BaseStage[Transcript]):
             if diarization.turns
             else speech.regions
         )
-        ctx.progress(0.0, f"{len(regions)} regions")
-        raw = self.transcriber.get().transcribe(inputs[AUDIO].analysis, regions, ctx.request.source_language)
-        ctx.check_cancelled()
+        raw = self._transcribe_chunks(ctx, inputs[AUDIO].analysis, chunk_regions(regions, self.chunk_seconds))
         language = raw.language
         with contextlib.suppress(UnknownLanguageError):
             language = get_language(language).code
@@ -71,6 +106,29 @@ class TranscribeStage(BaseStage[Transcript]):
         return Transcript(
             language=language, segments=tuple(segments), language_probability=raw.language_probability
         )
+
+    def _transcribe_chunks(
+        self, ctx: StageContext, audio: AudioFile, chunks: list[tuple[SpeechRegion, ...]]
+    ) -> Transcript:
+        """Every chunk's transcript (from the unit cache when a previous run finished it), joined."""
+        cache = ctx.units()
+        base = {"backend": self.transcriber.fingerprint(), "audio": hash_file(audio.path)}
+        language = ctx.request.source_language
+        probability: float | None = None
+        segments: list[TranscriptSegment] = []
+        for chunk in ctx.each(chunks, label="chunk"):
+            key = stable_hash({**base, "language": language, "regions": [(r.start, r.end) for r in chunk]})
+            part = cache.get(key, Transcript)
+            if part is None:
+                part = self.transcriber.get().transcribe(audio, chunk, language)
+                cache.put(key, part)
+            if language is None:
+                # The first chunk's detection decides the language of the rest.
+                language, probability = part.language, part.language_probability
+            segments.extend(part.segments)
+        if language is None:  # pragma: no cover - chunks is never empty here
+            raise StageError(self.name, "no chunk was transcribed")
+        return Transcript(language=language, segments=tuple(segments), language_probability=probability)
 
     def close(self) -> None:
         """Free the transcriber."""
