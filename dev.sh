@@ -30,6 +30,7 @@ apt_packages() {
   [ -e /usr/share/apertium/modes/eng-spa.mode ] || missing+=(apertium-eng-spa)
   command -v rubberband >/dev/null || missing+=(rubberband-cli)
   command -v redis-server >/dev/null || missing+=(redis-server)
+  command -v chromium >/dev/null || missing+=(chromium)
   python3 -c 'import ensurepip, venv' 2>/dev/null || missing+=(python3-venv)
   if [ ${#missing[@]} -gt 0 ]; then
     log "installing Debian packages: ${missing[*]}"
@@ -41,7 +42,7 @@ apt_packages() {
 # --- Python packages into .venv ------------------------------------------------------------------------
 python_packages() {
   local stamp="$VENV/.dubkit-setup" want
-  want=$(cat pyproject.toml scripts/*.sh tests/plugins/sample_plugin/pyproject.toml dev.sh | sha256sum | cut -c1-32)
+  want=$(cat pyproject.toml scripts/*.sh tests/plugins/sample_plugin/pyproject.toml tests/plugins/standin_plugin/pyproject.toml dev.sh | sha256sum | cut -c1-32)
   if [ -x "$PY" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
@@ -51,9 +52,10 @@ python_packages() {
   # torch first, pinned: a CPU build of exactly this version is what the project is tested with; any
   # other request would pull a CUDA build of several GB.
   "$PY" -m pip install -q 'torch==2.13.0'
-  "$PY" -m pip install -q -e '.[offline,nllb,mms,quality,distributed]' --group dev
+  "$PY" -m pip install -q -e '.[offline,nllb,mms,quality,distributed,server,s3]' --group dev
   VENV="$VENV" bash scripts/install-heavy-extras.sh
   "$PY" -m pip install -q --no-deps -e tests/plugins/sample_plugin
+  "$PY" -m pip install -q --no-deps -e tests/plugins/standin_plugin
   "$PY" - <<'EOF'
 import importlib.metadata as md
 v = md.version("torch")

@@ -21,7 +21,7 @@ def _install(session: nox.Session, *args: str) -> None:
 def tests_core(session: nox.Session) -> None:
     """The suite without any extra: backends that need one are skipped with the reason."""
     _install(session, "-e", ".", "--group", "test")
-    session.install("--no-deps", "-e", "tests/plugins/sample_plugin")
+    session.install("--no-deps", "-e", "tests/plugins/sample_plugin", "-e", "tests/plugins/standin_plugin")
     session.run("pytest", "-p", "no:cacheprovider", "-m", "not models", *session.posargs)
 
 
@@ -30,11 +30,11 @@ def tests(session: nox.Session) -> None:
     """The whole suite with every extra (what ./dev.sh test runs)."""
     session.install("pip>=25.1")
     session.install(TORCH)
-    session.install("-e", ".[offline,nllb,mms,quality,distributed]", "--group", "test")
+    session.install("-e", ".[offline,nllb,mms,quality,distributed,server,s3]", "--group", "test")
     session.run(
         "bash", "scripts/install-heavy-extras.sh", env={"VENV": session.virtualenv.location}, external=True
     )
-    session.install("--no-deps", "-e", "tests/plugins/sample_plugin")
+    session.install("--no-deps", "-e", "tests/plugins/sample_plugin", "-e", "tests/plugins/standin_plugin")
     session.run("pytest", "-p", "no:cacheprovider", *session.posargs)
 
 

@@ -22,6 +22,7 @@ HEAVY = [
     "sklearn",
     "demucs",
     "starlette",
+    "uvicorn",
 ]
 
 
@@ -45,3 +46,16 @@ def test_public_api_is_curated() -> None:
     for name in dubkit.__all__:
         assert hasattr(dubkit, name), name
     assert callable(dubkit.dub)
+
+
+def test_the_cli_imports_the_server_only_to_serve() -> None:
+    code = "import sys, json, dubkit.cli; print(json.dumps(sorted(sys.modules)))"
+    loaded = set(
+        json.loads(
+            subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+        )
+    )
+    assert "dubkit.cli.serve_command" in loaded
+    assert not [
+        m for m in ("dubkit.server", "fastapi", "starlette", "uvicorn", "python_multipart") if m in loaded
+    ]

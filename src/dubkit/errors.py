@@ -22,11 +22,13 @@ DubkitError
 │   ├── CorruptMediaError         truncated or undecodable
 │   ├── NoAudioStreamError        nothing to dub
 │   ├── MediaLimitError           over a configured limit (size, duration, resolution, fps, streams)
+│   │   └── UploadTooLargeError   an upload body over the server's size cap (HTTP 413)
 │   └── FFmpegError               an ffmpeg run failed or timed out
 ├── StageError                    a stage failed; carries the stage name and the cause
 ├── StorageError                  reading or writing through the storage layer failed
 ├── JobError                      a job could not be created, claimed or updated
-│   └── JobNotFoundError
+│   ├── JobNotFoundError
+│   └── JobStateError             the job is not in a state that allows this (not completed yet)
 └── CancelledError                the run was cancelled through its cancel token
 ```
 """
@@ -49,6 +51,7 @@ __all__ = [
     "FFmpegNotFoundError",
     "JobError",
     "JobNotFoundError",
+    "JobStateError",
     "MediaError",
     "MediaLimitError",
     "NoAudioStreamError",
@@ -59,6 +62,7 @@ __all__ = [
     "UnknownLanguageError",
     "UnsupportedFormatError",
     "UnsupportedLanguagePairError",
+    "UploadTooLargeError",
 ]
 
 
@@ -308,6 +312,22 @@ class MediaLimitError(MediaError):
         self.maximum = maximum
 
 
+class UploadTooLargeError(MediaLimitError):
+    """An upload's body is over the server's size cap (rejected while reading, before the rest arrives).
+
+    Attributes:
+        value: Bytes received (or announced by ``Content-Length``) when the upload was refused.
+        maximum: The cap in bytes.
+    """
+
+    code = "upload_too_large"
+
+    def __init__(self, received: int, maximum: int) -> None:
+        super().__init__("upload", float(received), float(maximum))
+        self.message = f"the upload is over the limit of {maximum} bytes"
+        self.hint = "send a smaller file"
+
+
 class FFmpegError(MediaError):
     """An ffmpeg or ffprobe run failed or timed out.
 
@@ -386,6 +406,20 @@ class JobNotFoundError(JobError):
 
     def __init__(self, job_id: str) -> None:
         super().__init__(f"job {job_id!r} not found", job_id=job_id)
+
+
+class JobStateError(JobError):
+    """The job is not in a state that allows this request (its result is asked for before it completed).
+
+    Attributes:
+        status: The job's status when asked.
+    """
+
+    code = "job_state"
+
+    def __init__(self, job_id: str, status: str, wanted: str) -> None:
+        super().__init__(f"job {job_id!r} is {status}; {wanted}", job_id=job_id)
+        self.status = status
 
 
 class CancelledError(DubkitError):

@@ -60,4 +60,4 @@ def main() -> None:
 
 
 # The command modules register themselves on ``app``; imported last because they import ``app``.
-from dubkit.cli import dub_command, info_commands, worker_command  # noqa: E402, F401
+from dubkit.cli import dub_command, info_commands, serve_command, worker_command  # noqa: E402, F401

@@ -216,6 +216,18 @@ class FsspecStorage:
         with self._translate("sign a URL for", key):
             return str(self._fs.url(self._path(key), expires=expires_s))
 
+    def local_path(self, key: str) -> Path | None:
+        """The file of ``key`` on this machine's disk for ``file://`` roots; ``None`` for other backends.
+
+        For handing a stored file to ffmpeg without a copy. The file may not exist.
+
+        Raises:
+            StorageError: ``key`` is unsafe.
+        """
+        if self.scheme not in _LOCAL:
+            return None
+        return Path(self._path(key))
+
     # --- internals -------------------------------------------------------------------------------
 
     def _path(self, key: str) -> str:

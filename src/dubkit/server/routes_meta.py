@@ -1,0 +1,53 @@
+"""What the server offers: health, backends, languages (no job, no owner data)."""
+
+from __future__ import annotations
+
+import anyio.to_thread
+from fastapi import APIRouter
+
+from dubkit._version import __version__
+from dubkit.backends.registry import Registry
+from dubkit.models.languages import LANGUAGES
+from dubkit.server.deps import Owner, Services
+from dubkit.server.routes_jobs import problems
+from dubkit.server.schemas import BackendOut, BackendsOut, Health, LanguageOut, LanguagesOut
+
+__all__ = ["router"]
+
+router = APIRouter()
+
+
+@router.get("/health", response_model=Health, summary="Liveness")
+async def health() -> Health:
+    """``{"status": "ok"}``: answered on the event loop, touching neither the store nor storage."""
+    return Health(version=__version__)
+
+
+def _listing(registry: Registry) -> BackendsOut:
+    rows = []
+    for spec in registry.specs():
+        availability = registry.availability(spec)
+        rows.append(
+            BackendOut(
+                stage=spec.kind.value,
+                name=spec.name,
+                available=availability.available,
+                extra=spec.extra,
+                builtin=spec.builtin,
+                description=spec.description,
+                reason=availability.reason,
+            )
+        )
+    return BackendsOut(backends=rows)
+
+
+@router.get("/backends", response_model=BackendsOut, responses=problems(), summary="Registered backends")
+async def backends(_owner: Owner, services: Services) -> BackendsOut:
+    """Every registered backend (built-in and plugins), whether it runs here, and the extra installing it."""
+    return await anyio.to_thread.run_sync(_listing, services.registry)
+
+
+@router.get("/languages", response_model=LanguagesOut, responses=problems(), summary="Supported languages")
+async def languages(_owner: Owner) -> LanguagesOut:
+    """The ISO 639-1 codes a job may name (``auto`` is also accepted as a source language)."""
+    return LanguagesOut(languages=[LanguageOut(code=lang.code, name=lang.name) for lang in LANGUAGES])

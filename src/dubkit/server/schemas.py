@@ -1,0 +1,153 @@
+"""The JSON bodies of the API (pydantic), so the OpenAPI schema at ``/docs`` says what is sent."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from dubkit.models.job import JobRecord, JobStatus
+
+__all__ = [
+    "BackendOut",
+    "BackendsOut",
+    "Health",
+    "JobList",
+    "JobLinks",
+    "JobOut",
+    "LanguageOut",
+    "LanguagesOut",
+    "UploadOut",
+    "job_out",
+]
+
+API = "/api/v1"
+
+
+class JobLinks(BaseModel):
+    """Relative URLs of what can be done with a job."""
+
+    status: str
+    progress: str = Field(description="The WebSocket of live progress.")
+    download: str
+    preview: str
+    srt: str
+    vtt: str
+    project: str
+    cancel: str
+
+
+class JobOut(BaseModel):
+    """One dubbing job (one target language of an upload)."""
+
+    id: str
+    status: JobStatus
+    stage: str | None
+    progress: float = Field(ge=0.0, le=1.0)
+    source_language: str
+    target_language: str
+    original_filename: str
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+    error_message: str | None
+    input_size: int | None
+    output_size: int | None
+    processing_time_seconds: float | None
+    backends: dict[str, str] = Field(default_factory=dict, description="Backend names chosen at upload.")
+    links: JobLinks
+
+
+class UploadOut(BaseModel):
+    """The jobs an upload created, one per target language."""
+
+    jobs: list[JobOut]
+
+
+class JobList(BaseModel):
+    """A page of the caller's jobs, newest first."""
+
+    jobs: list[JobOut]
+    total: int
+    limit: int
+    offset: int
+
+
+class BackendOut(BaseModel):
+    """A registered backend."""
+
+    stage: str = Field(
+        description="The capability: separator, vad, diarizer, transcriber, translator, synthesizer."
+    )
+    name: str
+    available: bool
+    extra: str | None = Field(description="The dubkit extra that installs it, if any.")
+    builtin: bool
+    description: str
+    reason: str | None = Field(default=None, description="Why it is unavailable.")
+
+
+class BackendsOut(BaseModel):
+    """Every registered backend."""
+
+    backends: list[BackendOut]
+
+
+class LanguageOut(BaseModel):
+    """A language dubkit knows."""
+
+    code: str
+    name: str
+
+
+class LanguagesOut(BaseModel):
+    """The languages a job may name (``auto`` is also accepted as a source language)."""
+
+    languages: list[LanguageOut]
+
+
+class Health(BaseModel):
+    """The server answers."""
+
+    status: Literal["ok"] = "ok"
+    version: str
+
+
+def job_links(job_id: str) -> JobLinks:
+    """The links of a job."""
+    base = f"{API}/jobs/{job_id}"
+    return JobLinks(
+        status=f"{base}/status",
+        progress=f"{base}/progress",
+        download=f"{base}/download",
+        preview=f"{base}/preview",
+        srt=f"{base}/subtitles.srt",
+        vtt=f"{base}/subtitles.vtt",
+        project=f"{base}/project",
+        cancel=f"{base}/cancel",
+    )
+
+
+def job_out(record: JobRecord) -> JobOut:
+    """The API view of a stored job."""
+    raw = record.job_metadata.get("backends")
+    backends = {str(k): str(v) for k, v in raw.items()} if isinstance(raw, dict) else {}
+    return JobOut(
+        id=record.id,
+        status=record.status,
+        stage=record.stage,
+        progress=record.progress,
+        source_language=record.source_language,
+        target_language=record.target_language,
+        original_filename=record.original_filename,
+        created_at=record.created_at,
+        updated_at=record.updated_at,
+        completed_at=record.completed_at,
+        error_message=record.error_message,
+        input_size=record.input_size,
+        output_size=record.output_size,
+        processing_time_seconds=record.processing_time_seconds,
+        backends=backends,
+        links=job_links(record.id),
+    )
