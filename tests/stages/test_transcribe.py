@@ -13,8 +13,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from dubkit.models import SpeechRegion
-from dubkit.stages.transcribe import chunk_regions
+from dubkit.models import SpeechRegion, TranscriptSegment, Word
+from dubkit.stages.transcribe import chunk_regions, merge_repeated_lines
 from dubkit.testing import SampleVideo, make_sample_video
 
 WORKER = Path(__file__).with_name("transcribe_worker.py")
@@ -95,3 +95,41 @@ def test_a_dub_killed_during_transcription_resumes_at_the_last_finished_chunk(
     assert resumed.returncode == 0, resumed.stderr
     assert len(calls.read_text().splitlines()) == chunks - 2  # the two finished chunks were not redone
     assert json.loads(resumed.stdout) == json.loads(clean.stdout)
+
+
+def _line(start: float, end: float, text: str, words: int = 0) -> TranscriptSegment:
+    return TranscriptSegment(
+        id=f"s{start:g}",
+        start=start,
+        end=end,
+        text=text,
+        words=tuple(Word(start=start, end=end, text=f"w{i}") for i in range(words)),
+    )
+
+
+def test_a_sentence_written_for_two_neighbouring_regions_becomes_one_line() -> None:
+    lines = [
+        _line(0.0, 2.0, "An earlier line of the talk."),
+        _line(66.7, 67.5, "The young doctor finds the red wall.", words=3),
+        _line(67.5, 69.5, "the young doctor finds the red wall", words=7),
+        _line(70.9, 74.2, "The morning train finds the cold lake."),
+    ]
+    merged = merge_repeated_lines(lines)
+    assert [(s.start, s.end) for s in merged] == [(0.0, 2.0), (66.7, 69.5), (70.9, 74.2)]
+    assert merged[1].id == "s66.7"
+    assert merged[1].text == "the young doctor finds the red wall"  # the longer piece's text and words
+    assert len(merged[1].words) == 7
+
+
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        (_line(0.0, 1.0, "Yes, yes."), _line(1.2, 2.0, "Yes, yes.")),  # too short to be a repetition
+        (_line(0.0, 1.0, "We will see it again."), _line(2.5, 4.0, "We will see it again.")),  # too far apart
+        (_line(0.0, 1.0, "We will see it again."), _line(1.2, 2.0, "We will see it later.")),  # not the same
+    ],
+)
+def test_lines_that_are_not_a_repetition_stay_apart(
+    first: TranscriptSegment, second: TranscriptSegment
+) -> None:
+    assert merge_repeated_lines([first, second]) == [first, second]

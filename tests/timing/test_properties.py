@@ -87,7 +87,7 @@ def feasible_jobs(draw: st.DrawFn) -> tuple[list[Line], float, dict[str, int]]:
     prev_end = 0.0
     prev_slot_end = 0.0
     for i in range(count):
-        offset = step * rng.randint(-30, 25)
+        offset = step * rng.randint(-round(OPTIONS.max_borrow_before / step), round(OPTIONS.max_delay / step))
         earliest_slot = max(prev_end + gap + margin - offset, prev_end + margin, prev_slot_end)
         slot_start = max(earliest_slot, OPTIONS.max_borrow_before) + rng.choice(
             [0.0, 0.0, rng.uniform(0, 1.5)]

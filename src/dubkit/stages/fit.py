@@ -38,7 +38,7 @@ class FitOptions:
     max_stretch: float = 1.35
     min_gap: float = 0.08
     comfort: tuple[float, float] = (0.85, 1.2)
-    max_borrow_before: float = 0.3
+    max_borrow_before: float = 0.25
     max_delay: float = 0.25
 
 

@@ -5,6 +5,7 @@ between speech regions (so at silences or speaker changes, never inside a region
 chunk is a checkpoint in the stage's unit cache: a run killed half way through transcription
 resumes at the first unfinished chunk. When the source language is left to detection, the first
 chunk's detected language is used for the rest, so every chunk is transcribed in one language.
+Adjacent lines that repeat one sentence are merged (`merge_repeated_lines`).
 """
 
 from __future__ import annotations
@@ -26,7 +27,47 @@ from dubkit.pipeline.context import StageContext
 from dubkit.pipeline.keys import AUDIO, SPEAKERS, SPEECH, TRANSCRIPT
 from dubkit.pipeline.stage import Artifacts, BaseStage, RunRequest
 
-__all__ = ["TranscribeStage", "chunk_regions"]
+__all__ = ["TranscribeStage", "chunk_regions", "merge_repeated_lines"]
+
+_REPEAT_MAX_GAP = 1.0
+_REPEAT_MIN_WORDS = 4
+
+
+def _normalised(text: str) -> str:
+    return " ".join("".join(c for c in text.casefold() if c.isalnum() or c.isspace()).split())
+
+
+def merge_repeated_lines(
+    segments: Sequence[TranscriptSegment],
+    *,
+    max_gap: float = _REPEAT_MAX_GAP,
+    min_words: int = _REPEAT_MIN_WORDS,
+) -> list[TranscriptSegment]:
+    """Adjacent lines that say the same sentence twice, merged into one line spanning both.
+
+    Whisper sometimes writes a whole sentence for each of two neighbouring regions (a sentence that
+    diarization cut in two): dubbed as two lines, the sentence would be spoken twice and the second copy
+    pushed late. Lines merge when their texts are equal (ignoring case and punctuation), have at least
+    ``min_words`` words (so a real "Yes. Yes." stays) and at most ``max_gap`` seconds lie between them.
+    The merged line keeps the text and words of the longer of the two.
+    """
+    merged: list[TranscriptSegment] = []
+    for seg in segments:
+        if merged:
+            last = merged[-1]
+            text = _normalised(seg.text)
+            if (
+                text == _normalised(last.text)
+                and len(text.split()) >= min_words
+                and seg.start - last.end <= max_gap
+            ):
+                longer = seg if seg.duration > last.duration else last
+                merged[-1] = attrs.evolve(
+                    longer, start=min(last.start, seg.start), end=max(last.end, seg.end), id=last.id
+                )
+                continue
+        merged.append(seg)
+    return merged
 
 
 def chunk_regions(regions: Sequence[SpeechRegion], chunk_seconds: float) -> list[tuple[SpeechRegion, ...]]:
@@ -58,6 +99,7 @@ class TranscribeStage(BaseStage[Transcript]):
     """
 
     name = "transcribe"
+    version = "2"
     inputs = (AUDIO, SPEECH, SPEAKERS)
     output = TRANSCRIPT
 
@@ -98,8 +140,11 @@ class TranscribeStage(BaseStage[Transcript]):
         language = raw.language
         with contextlib.suppress(UnknownLanguageError):
             language = get_language(language).code
+        lines = merge_repeated_lines(
+            sorted((s for s in raw.segments if s.text.strip()), key=lambda s: s.start)
+        )
         segments = []
-        for i, seg in enumerate(sorted((s for s in raw.segments if s.text.strip()), key=lambda s: s.start)):
+        for i, seg in enumerate(lines):
             speaker = diarization.speaker_at(seg.start, seg.end)
             segments.append(attrs.evolve(seg, id=f"seg-{i + 1:04d}", speaker=speaker, text=seg.text.strip()))
         ctx.progress(1.0, f"{len(segments)} segments, language {language}")

@@ -174,7 +174,7 @@ class TimingOptions:
     comfort: tuple[float, float] = attrs.field(default=(0.85, 1.2), converter=_float_pair, validator=_comfort)
     max_stretch: float = attrs.field(default=1.35, validator=_cap)
     min_gap: float = attrs.field(default=0.08, validator=_finite_non_negative)
-    max_borrow_before: float = attrs.field(default=0.3, validator=_finite_non_negative)
+    max_borrow_before: float = attrs.field(default=0.25, validator=_finite_non_negative)
     max_borrow_after: float | None = attrs.field(
         default=None, validator=attrs.validators.optional(_finite_non_negative)
     )
