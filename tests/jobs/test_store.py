@@ -72,6 +72,8 @@ def test_list_filters_by_owner_and_status_newest_first(store: JobStore) -> None:
     store.request_cancel("a2", owner="alice")
     assert [j.id for j in store.list("alice", JobStatus.CANCELLED)] == ["a2"]
     assert [j.id for j in store.list("bob")] == ["b0"]
+    assert (store.count("alice"), store.count("alice", JobStatus.CANCELLED), store.count("bob")) == (5, 1, 1)
+    assert store.count("mallory") == 0
     with pytest.raises(JobError, match="limit"):
         store.list("alice", limit=0)
 

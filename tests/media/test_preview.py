@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from dubkit.errors import ConfigError
-from dubkit.media import FFmpeg, extract_audio, mux, preview, probe
+from dubkit.errors import ConfigError, MediaLimitError
+from dubkit.media import FFmpeg, MediaLimits, extract_audio, mux, preview, probe
 from dubkit.media.preview import check_preview_range
 
 
@@ -94,3 +94,14 @@ def test_max_seconds(result: Path, tmp_path: Path, ffmpeg: FFmpeg) -> None:
     with pytest.raises(ConfigError):
         check_preview_range(0.0, 61.0, max_seconds=60.0)
     assert check_preview_range(0.0, 61.0, max_seconds=60.0, duration=30.0) == 30.0  # cut to the media first
+
+
+def test_a_result_over_the_default_limits_is_previewed_with_the_callers_limits(
+    result: Path, tmp_path: Path, ffmpeg: FFmpeg
+) -> None:
+    small = MediaLimits(max_size=result.stat().st_size - 1)
+    with pytest.raises(MediaLimitError):
+        preview(result, 0.0, 1.0, tmp_path / "refused.mp4", ffmpeg=ffmpeg, limits=small)
+    roomy = MediaLimits(max_size=result.stat().st_size)
+    out = preview(result, 0.0, 1.0, tmp_path / "preview.mp4", ffmpeg=ffmpeg, limits=roomy)
+    assert probe(out, ffmpeg=ffmpeg).duration == pytest.approx(1.0, abs=0.1)

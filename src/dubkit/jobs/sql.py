@@ -15,6 +15,8 @@ LIST_JOBS = (
     " ORDER BY created_at DESC, rowid DESC LIMIT :limit OFFSET :offset"
 )
 
+COUNT_JOBS = "SELECT count(*) FROM jobs WHERE user_id = :owner AND (:status IS NULL OR status = :status)"
+
 CANCEL_WAITING = (
     "UPDATE jobs SET status = 'cancelled', cancel_requested = 1, updated_at = :now"
     " WHERE id = :id AND status = 'uploaded'"

@@ -180,6 +180,17 @@ class JobStore:
             rows = list(self._database().query(sql.LIST_JOBS, params))
         return [_to_record(row) for row in rows]
 
+    def count(self, owner: str, status: JobStatus | None = None) -> int:
+        """How many jobs an owner has (only those in ``status``, when given).
+
+        Raises:
+            JobError: The database cannot be read.
+        """
+        params = {"owner": owner, "status": None if status is None else JobStatus(status).value}
+        with self._translate("count"):
+            (total,) = self._database().execute(sql.COUNT_JOBS, params).fetchone()
+        return int(total)
+
     def request_cancel(self, job_id: str, owner: str) -> JobRecord:
         """Cancel a job: an ``uploaded`` job at once; a ``processing`` one once its runner notices.
 

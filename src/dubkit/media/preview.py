@@ -74,6 +74,7 @@ def preview(
     *,
     ffmpeg: FFmpeg | None = None,
     cwd: Path | None = None,
+    limits: MediaLimits | None = None,
 ) -> Path:
     """Cut ``[start, end]`` of a finished result into a small MP4, without re-encoding.
 
@@ -90,6 +91,8 @@ def preview(
         max_seconds: Longest preview allowed.
         ffmpeg: The binaries (`default_ffmpeg` when ``None``).
         cwd: Working directory (``out_path``'s folder when ``None``).
+        limits: What the result may be (size, duration); default `MediaLimits()`. A result can be larger
+            than the input it was made from, so callers serving results pass their own.
 
     Returns:
         ``out_path``.
@@ -104,7 +107,7 @@ def preview(
     out_path = Path(os.path.abspath(out_path))
     workdir = cwd or out_path.parent
     workdir.mkdir(parents=True, exist_ok=True)
-    info = probe(path, MediaLimits(), ffmpeg=ffmpeg, require_audio=False, verify=False, cwd=workdir)
+    info = probe(path, limits or MediaLimits(), ffmpeg=ffmpeg, require_audio=False, verify=False, cwd=workdir)
     end = check_preview_range(start, end, max_seconds=max_seconds, duration=info.duration)
     demuxer = demuxer_of(info)
     begin = _keyframe_at_or_before(info, demuxer, start, ffmpeg, workdir)

@@ -18,29 +18,15 @@ __all__ = ["router"]
 
 router = APIRouter()
 
-_PAGE = 1000
-
-
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for problem responses."""
     return {s: {"model": Problem, "content": {"application/problem+json": {}}} for s in (401, *statuses)}
 
 
-def count_jobs(store: JobStore, owner: str, status: JobStatus | None) -> int:
-    """How many jobs an owner has (in ``status``), counted a page at a time."""
-    total, offset = 0, 0
-    while True:
-        page = len(store.list(owner, status, limit=_PAGE, offset=offset))
-        total += page
-        if page < _PAGE:
-            return total
-        offset += _PAGE
-
-
 def _page(
     store: JobStore, owner: str, status: JobStatus | None, limit: int, offset: int
 ) -> tuple[list[JobRecord], int]:
-    return store.list(owner, status, limit=limit, offset=offset), count_jobs(store, owner, status)
+    return store.list(owner, status, limit=limit, offset=offset), store.count(owner, status)
 
 
 class JobQuery(BaseModel):

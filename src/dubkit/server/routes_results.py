@@ -105,7 +105,7 @@ def _cut_preview(
     if end > info.duration + 1e-3:
         raise ConfigError(f"preview end {end:g} is past the end ({info.duration:.3f} s)", field="end")
     out = work / "preview.mp4"
-    preview(local, start, end, out, max_seconds, cwd=work)
+    preview(local, start, end, out, max_seconds, cwd=work, limits=_RESULT_LIMITS)
     return out
 
 
