@@ -24,6 +24,7 @@ from pathlib import Path
 import pytest
 
 from dubkit.jobs import JobStore
+from dubkit.jobs.events import JobEventState
 from dubkit.jobs.pipelines import WarmPipelines
 from dubkit.jobs.runner import InProcessRunner
 from dubkit.models.job import JobStatus
@@ -151,3 +152,36 @@ def without_timings(project: bytes) -> dict[str, object]:
         times = quality.pop(measured)
         assert sorted(times) == sorted(STAGES) and all(t >= 0 for t in times.values())
     return data
+
+
+def test_a_job_killed_on_one_machine_resumes_on_another_from_the_storage_checkpoints(
+    tmp_path: Path, sample: SampleVideo, clean: Snapshot
+) -> None:
+    db = queue_job(tmp_path, sample)
+    storage = FsspecStorage(str(tmp_path / "storage"))
+    killed = subprocess.run(
+        [sys.executable, str(HERE / "stage_kill_worker.py"), str(db), str(tmp_path / "storage"),
+         str(tmp_path / "machine-a"), "transcribe"],
+        capture_output=True,
+        timeout=120,
+    )  # fmt: skip
+    assert killed.returncode == -signal.SIGKILL, killed.stderr.decode()[-2000:]
+    markers = [k for k in storage.list("alice/job/run") if k.endswith("/artifact.json")]
+    assert len(markers) == STAGES.index("transcribe") + 1  # every committed stage is in storage
+    shutil.rmtree(tmp_path / "machine-a")  # the first machine is gone, with its work folder
+    time.sleep(LEASE_SECONDS)
+
+    runner = InProcessRunner(db, storage, WarmPipelines(config()), work_root=tmp_path / "machine-b")
+    events = []
+    runner.subscribe(events.append)
+    stats = runner.run_until_idle()
+    with JobStore(db) as store:
+        assert stats.completed == 1, store.get("job").error_message
+    skipped = [e.stage for e in events if e.state is JobEventState.SKIPPED]
+    ran = [e.stage for e in events if e.state is JobEventState.FINISHED]
+    assert skipped == STAGES[: STAGES.index("transcribe") + 1]  # resumed after the last finished stage
+    assert ran == STAGES[STAGES.index("transcribe") + 1 :]
+    media = "alice/job/output/talk.es.mp4"
+    with storage.open_read(media) as handle:
+        assert handle.read() == clean["storage/" + media]  # the same bytes as a run that never stopped
+    assert storage.list("alice/job/run") == []  # the checkpoints went with the finished job

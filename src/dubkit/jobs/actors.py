@@ -27,6 +27,7 @@ import dramatiq
 from dubkit.errors import CancelledError, JobError
 from dubkit.jobs.attempt import PERMANENT_ERRORS, describe_error, perform, remove_outputs
 from dubkit.jobs.broker import ACTOR_NAME, QUEUE_NAME
+from dubkit.jobs.checkpoints import discard_checkpoints
 from dubkit.jobs.event_codec import JobResult
 from dubkit.jobs.event_publisher import EventPublisher
 from dubkit.jobs.events import JobEventState
@@ -162,12 +163,14 @@ class Actors:
             self._end(events, work, JobEventState.CANCELLED, "cancelled")
             return
         except PERMANENT_ERRORS as exc:
+            discard_checkpoints(storage, owner, job_id)
             self._end(events, work, JobEventState.FAILED, str(exc))
             return
         except Exception as exc:
             message = describe_error(exc)
             if number >= self.max_attempts:
                 final = f"dead-lettered after {number} attempts; last error: {message}"
+                discard_checkpoints(storage, owner, job_id)
                 self._end(events, work, JobEventState.FAILED, final)
                 return
             events.send(None, JobEventState.RETRYING, message)

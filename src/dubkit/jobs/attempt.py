@@ -23,9 +23,10 @@ from dubkit.errors import (
     StorageError,
     UnknownBackendError,
 )
+from dubkit.jobs.checkpoints import RunCheckpoints, discard_checkpoints
 from dubkit.jobs.pipelines import JobPipelines
 from dubkit.jobs.ticket import JobTicket
-from dubkit.pipeline.progress import CancelToken, ProgressHook
+from dubkit.pipeline.progress import CancelToken, ProgressEvent, ProgressHook, ProgressState
 from dubkit.storage.paths import job_prefix, validate_segment
 from dubkit.storage.protocol import Storage
 
@@ -96,9 +97,11 @@ def perform(
 ) -> JobOutput:
     """Dub one job in ``work`` and upload its outputs under `output_prefix` (the media last).
 
-    The pipeline's run directory is ``work/run``, so an attempt after a crash on the same machine (or with
-    the same shared work folder) resumes from the finished stages. Outputs are written with atomic storage
-    writes, so each is whole or absent; a retried attempt overwrites them with the same bytes.
+    The pipeline's run directory is ``work/run``, mirrored to storage after every stage that commits
+    (`RunCheckpoints`), so an attempt after a crash resumes from the finished stages on the same machine or
+    on any other that shares the storage. Outputs are written with atomic storage writes, so each is whole
+    or absent; a retried attempt overwrites them with the same bytes. The mirror is removed once the
+    outputs are up.
 
     Args:
         ticket: The job.
@@ -125,10 +128,23 @@ def perform(
     local = work / "input" / name
     storage.get_file(ticket.input_key, local)
     cancel.raise_if_cancelled()
+    checkpoints = RunCheckpoints(storage, ticket.owner, ticket.job_id, work / "run")
+    restored = checkpoints.restore()
+    if restored:
+        logger.info("job %s: %d run file(s) restored from storage", ticket.job_id, restored)
+
+    def checkpointing(event: ProgressEvent) -> None:
+        progress(event)
+        if event.state is ProgressState.FINISHED:
+            try:
+                checkpoints.save()
+            except StorageError:
+                logger.warning("job %s: could not checkpoint %s", ticket.job_id, event.stage, exc_info=True)
+
     language = None if ticket.source_language in (None, "", "auto") else ticket.source_language
     with pipelines.open(ticket.backends) as pipeline:
         request = pipeline.make_request(local, to=ticket.target_language, source_language=language)
-        result = pipeline.execute(request, run_dir=work / "run", progress=progress, cancel=cancel)
+        result = pipeline.execute(request, run_dir=work / "run", progress=checkpointing, cancel=cancel)
     uploading()
     out_dir = work / "output"
     shutil.rmtree(out_dir, ignore_errors=True)
@@ -141,12 +157,14 @@ def perform(
         if path == exported.media:
             media_size = size
     cancel.raise_if_cancelled("upload")
+    discard_checkpoints(storage, ticket.owner, ticket.job_id)
     return JobOutput(prefix + exported.media.name, media_size)
 
 
 def remove_outputs(storage: Storage, owner: str, job_id: str) -> None:
-    """Remove a job's (partial) outputs from storage; a failure is logged, not raised."""
+    """Remove a job's (partial) outputs and run checkpoints from storage; a failure is logged, not raised."""
     try:
         storage.delete(output_prefix(owner, job_id).rstrip("/"), recursive=True)
     except StorageError:
         logger.warning("job %s: could not remove its outputs", job_id, exc_info=True)
+    discard_checkpoints(storage, owner, job_id)

@@ -33,6 +33,7 @@ from types import TracebackType
 
 from dubkit.errors import CancelledError, JobError
 from dubkit.jobs.attempt import PERMANENT_ERRORS, describe_error, input_file_name, perform, remove_outputs
+from dubkit.jobs.checkpoints import discard_checkpoints
 from dubkit.jobs.claim import Claim
 from dubkit.jobs.events import JobEventHub, JobEventState, JobSubscriber
 from dubkit.jobs.job_run import JobRun, LeaseLost
@@ -332,6 +333,7 @@ class InProcessRunner:
     def _fail(self, run: JobRun, message: str, work: Path) -> Outcome:
         logger.info("job %s failed: %s", run.job_id, message)
         run.guarded(lambda: run.store.fail(run.job_id, run.token, message, retry=False))
+        discard_checkpoints(self.storage, run.claim.job.user_id, run.job_id)
         self._remove_work(work)
         run.event(None, JobEventState.FAILED, message)
         return Outcome.FAILED
@@ -339,6 +341,7 @@ class InProcessRunner:
     def _retry(self, run: JobRun, message: str, work: Path) -> Outcome:
         record = run.guarded(lambda: run.store.fail(run.job_id, run.token, message, retry=True))
         if record.status is JobStatus.FAILED:
+            discard_checkpoints(self.storage, run.claim.job.user_id, run.job_id)
             self._remove_work(work)
             run.event(None, JobEventState.FAILED, record.error_message or message)
             return Outcome.FAILED

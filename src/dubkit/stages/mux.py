@@ -5,8 +5,9 @@ from __future__ import annotations
 from dubkit.media import mux, write_subtitles
 from dubkit.models.media import MuxedMedia, SubtitleCue
 from dubkit.pipeline.context import StageContext
-from dubkit.pipeline.keys import DUBBED, MEDIA, OUTPUT, TIMING, TRANSCRIPT, TRANSLATION
+from dubkit.pipeline.keys import DUBBED, MEDIA, OUTPUT, SOURCE, TIMING, TRANSCRIPT, TRANSLATION
 from dubkit.pipeline.stage import Artifacts, BaseStage
+from dubkit.stages.probe import media_at_source
 
 __all__ = ["MuxStage"]
 
@@ -16,7 +17,7 @@ class MuxStage(BaseStage[MuxedMedia]):
 
     name = "mux"
     version = "2"
-    inputs = (MEDIA, TRANSCRIPT, TRANSLATION, TIMING, DUBBED)
+    inputs = (SOURCE, MEDIA, TRANSCRIPT, TRANSLATION, TIMING, DUBBED)
     output = OUTPUT
 
     def run(self, ctx: StageContext, inputs: Artifacts) -> MuxedMedia:
@@ -25,7 +26,7 @@ class MuxStage(BaseStage[MuxedMedia]):
         The dub's AAC blocks are kept in the stage's unit cache: a re-mux after an edit encodes only the
         blocks whose audio changed.
         """
-        media = inputs[MEDIA]
+        media = media_at_source(inputs)
         transcript = inputs[TRANSCRIPT]
         translation = inputs[TRANSLATION]
         timings = inputs[TIMING].by_id()
