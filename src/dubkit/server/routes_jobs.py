@@ -18,6 +18,7 @@ __all__ = ["router"]
 
 router = APIRouter()
 
+
 def problems(*statuses: int) -> dict[int | str, dict[str, Any]]:
     """OpenAPI entries for problem responses."""
     return {s: {"model": Problem, "content": {"application/problem+json": {}}} for s in (401, *statuses)}
