@@ -12,7 +12,6 @@ from dubkit.models.speech import SpeechRegion
 from dubkit.testing.conformance import check_backend
 
 pytest.importorskip("torch")
-pytest.importorskip("sklearn")
 pytest.importorskip("resemblyzer")
 
 from dubkit.backends.resemblyzer_diarizer import ResemblyzerDiarizer
@@ -77,6 +76,18 @@ def test_speaker_count_options(options, clip: str, speakers: int, request: pytes
     if clip == "dialogue_clip" and speakers == 2:
         labels = [speaker_of(turns, line.start, line.end) for line in spoken.lines]
         assert labels == ["SPEAKER_00", "SPEAKER_01", "SPEAKER_00", "SPEAKER_01"]
+
+
+@pytest.mark.parametrize("clip", ["dialogue_clip", "english_clip"])
+def test_the_numpy_encoder_gives_the_turns_of_resemblyzers_torch_module(
+    diarizer, clip: str, request: pytest.FixtureRequest
+) -> None:
+    spoken = request.getfixturevalue(clip)
+    with ResemblyzerDiarizer(ResemblyzerDiarizer.Options(device="cpu")) as on_torch:
+        expected = on_torch.diarize(spoken.audio, regions_of(spoken))
+        assert on_torch._torch is not None  # really the torch module
+    assert diarizer._torch is None
+    assert diarizer.diarize(spoken.audio, regions_of(spoken)) == expected
 
 
 def test_no_regions_no_turns(diarizer, dialogue_clip) -> None:

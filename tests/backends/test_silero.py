@@ -5,16 +5,18 @@ from __future__ import annotations
 import itertools
 import subprocess
 import sys
+import wave
 from pathlib import Path
 
 import pytest
 
 from dubkit.errors import BackendRuntimeError, ConfigError
 from dubkit.models.media import AudioFile
+from dubkit.models.speech import SpeechRegion
 from dubkit.testing.conformance import check_backend
 
-pytest.importorskip("torch")
-pytest.importorskip("silero_vad")
+torch = pytest.importorskip("torch")
+silero_vad = pytest.importorskip("silero_vad")
 
 from dubkit.backends.silero import SileroVAD
 
@@ -35,6 +37,26 @@ def test_finds_one_region_around_each_spoken_line(vad, dialogue_clip) -> None:
         assert abs(region.end - line.end) < 0.3
     assert all(a.end <= b.start for a, b in itertools.pairwise(regions))
     assert all(0.0 <= r.start < r.end <= dialogue_clip.audio.duration for r in regions)
+
+
+@pytest.mark.parametrize("clip", ["english_clip", "dialogue_clip"])
+def test_the_same_regions_as_silero_vads_own_pipeline(vad, clip: str, request: pytest.FixtureRequest) -> None:
+    """The package's load_silero_vad(onnx=True) + get_speech_timestamps, sample for sample."""
+    import numpy as np
+
+    spoken = request.getfixturevalue(clip)
+    with wave.open(str(spoken.audio.path), "rb") as wav:
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2").astype(np.float32) / 32768.0
+    threads = torch.get_num_threads()
+    try:
+        stamps = silero_vad.get_speech_timestamps(
+            torch.from_numpy(samples), silero_vad.load_silero_vad(onnx=True), sampling_rate=16000
+        )
+    finally:
+        torch.set_num_threads(threads)
+    expected = [SpeechRegion(s["start"] / 16000, s["end"] / 16000) for s in stamps]
+    assert len(expected) == len(spoken.lines)
+    assert vad.detect(spoken.audio) == expected
 
 
 def test_finds_nothing_in_silence_and_noise(vad, noise_clip) -> None:
@@ -61,6 +83,35 @@ def test_options_shape_the_regions(dialogue_clip) -> None:
     assert len(merged) == 1  # pauses of 1.2 s no longer split
     with pytest.raises(ConfigError):
         SileroVAD.Options(threshold=1.5)
+
+
+def test_detecting_with_onnx_imports_neither_torch_nor_silero_vad(english_clip) -> None:
+    code = (
+        "import sys\n"
+        "from pathlib import Path\n"
+        "from dubkit.backends.silero import SileroVAD\n"
+        "from dubkit.models.media import AudioFile\n"
+        f"audio = AudioFile(path=Path({str(english_clip.audio.path)!r}), sample_rate=16000, channels=1,"
+        f" duration={english_clip.audio.duration})\n"
+        "assert len(SileroVAD().detect(audio)) == 2\n"
+        "heavy = [m for m in ('torch', 'silero_vad') if m in sys.modules]\n"
+        "assert not heavy, heavy\n"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_a_missing_model_file_is_unavailable(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    import importlib.machinery
+    import importlib.util
+
+    from dubkit.backends import silero
+    from dubkit.errors import BackendUnavailableError
+
+    empty = importlib.machinery.ModuleSpec("silero_vad", None, is_package=True)
+    empty.submodule_search_locations = [str(tmp_path)]
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: empty if name == "silero_vad" else None)
+    with pytest.raises(BackendUnavailableError, match="silero-vad"):
+        silero._packaged_onnx_model()
 
 
 def test_unreadable_audio_is_a_backend_error(vad, tmp_path: Path) -> None:

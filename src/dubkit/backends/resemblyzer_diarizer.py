@@ -5,9 +5,10 @@ How it decides who speaks when:
 1. Each speech region is read from the WAV file and cut into windows of the encoder's length (1.6 s)
    every ``hop`` seconds; every window gets an embedding (sub-second audio does not hold enough of a
    voice to tell speakers apart, so a short region gets one zero-padded window).
-2. The windows are clustered with scikit-learn's agglomerative clustering (cosine distance, average
-   linkage): into ``num_speakers`` clusters when that is given, else by ``threshold``, then held
-   within ``min_speakers``/``max_speakers``. Average linkage compares whole groups of windows, which
+2. The windows are clustered agglomeratively (cosine distance, average linkage: scipy, with the labels
+   of scikit-learn's ``AgglomerativeClustering``, see `dubkit.backends.agglomerative`): into
+   ``num_speakers`` clusters when that is given, else by ``threshold``, then held within
+   ``min_speakers``/``max_speakers``. Average linkage compares whole groups of windows, which
    separates voices that single windows cannot (on espeak-ng voices, thresholds 0.30-0.32 told
    apart every pair and trio tried, two male variants included, and kept single voices whole; 0.28
    split a single voice, 0.35 merged the closest pair).
@@ -20,6 +21,10 @@ Memory: one 256-float embedding per window (``hop`` 0.75 s: 4,800 per hour of sp
 needs the pairwise distances, so above ``max_windows`` windows it clusters an even sample and gives
 every window the nearest cluster centroid. The mel spectrogram is computed in numpy rather than
 through ``librosa.stft``, whose numba code would take 10-20 s to compile on first use.
+
+By default (``device=None``) the encoder runs in numpy (`dubkit.backends.resemblyzer_encoder`):
+a dub imports neither torch, resemblyzer, librosa nor scikit-learn, which saves 2-3 s of imports and
+about 250 MB of memory per process; torch is needed once, to convert the packaged weights.
 """
 
 from __future__ import annotations
@@ -29,14 +34,17 @@ import logging
 import warnings
 import wave
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
+from pathlib import Path
 from typing import Any
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
+from dubkit.backends.agglomerative import average_linkage_labels
 from dubkit.backends.base import BaseDiarizer
+from dubkit.backends.resemblyzer_encoder import load_speaker_encoder, mel_filter_bank, partial_slices
 from dubkit.errors import BackendRuntimeError, BackendUnavailableError, ConfigError, DubkitError
 from dubkit.models.media import AudioFile
 from dubkit.models.speech import SpeakerTurn, SpeechRegion
@@ -67,6 +75,10 @@ def _not_negative(instance: object, attribute: attrs.Attribute[Any], value: floa
 def _hop(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
     if not 0.02 <= value <= 1.6:
         raise ConfigError(f"hop must be 0.02-1.6 s (the window is 1.6 s), got {value!r}", field="hop")
+
+
+def _optional_path(value: str | Path | None) -> Path | None:
+    return None if value is None else Path(value).expanduser()
 
 
 def _check_counts(instance: ResemblyzerDiarizer.Options, attribute: attrs.Attribute[Any], value: Any) -> None:
@@ -102,7 +114,11 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
                 folded into the nearest other cluster (too little audio to call it a new speaker).
             max_windows: Above this many windows, cluster an even sample of them (bounded memory:
                 the distance matrix of 4,000 windows takes about 64 MB).
-            device: torch device for the encoder.
+            device: ``None`` runs the encoder in numpy on the CPU (no torch); a torch device
+                (``"cpu"``, ``"cuda"``) runs resemblyzer's torch module there (the same embeddings
+                within 1e-5).
+            weights_dir: Where the encoder's weights converted for numpy are kept
+                (default ``~/.cache/dubkit/models/resemblyzer``).
         """
 
         num_speakers: int | None = attrs.field(default=None, validator=_positive)
@@ -113,17 +129,25 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
         min_turn: float = attrs.field(default=1.0, validator=_not_negative)
         min_speaker_seconds: float = attrs.field(default=2.0, validator=_not_negative)
         max_windows: int = attrs.field(default=4000, validator=_positive)
-        device: str = "cpu"
+        device: str | None = None
+        weights_dir: Path | None = attrs.field(default=None, converter=_optional_path)
 
     _encoder: Any = None
     _torch: Any = None
-    _clustering: Any = None
     _mel_basis: Any = None
 
     def _load(self) -> None:
+        if self.options.device is None:
+            self._encoder = load_speaker_encoder(self.options.weights_dir)
+        else:
+            self._load_torch()
+        # resemblyzer's own mel spectrogram goes through librosa.stft, whose numba code takes ~15 s to
+        # compile on first use; the same spectrogram in numpy (below) costs nothing up front.
+        self._mel_basis = mel_filter_bank(_RATE, _N_FFT, _N_MELS)
+
+    def _load_torch(self) -> None:
         try:
             import torch  # noqa: TID251
-            from sklearn.cluster import AgglomerativeClustering
 
             with warnings.catch_warnings():
                 # resemblyzer imports scipy.ndimage.morphology (deprecated) and webrtcvad imports
@@ -131,7 +155,6 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
                 warnings.filterwarnings("ignore", category=DeprecationWarning, message=r".*scipy\.ndimage")
                 warnings.filterwarnings("ignore", category=UserWarning, message=r".*pkg_resources")
                 warnings.filterwarnings("ignore", category=DeprecationWarning, message=r".*pkg_resources")
-                from librosa.filters import mel
                 from resemblyzer import VoiceEncoder
         except ImportError as exc:
             raise BackendUnavailableError(
@@ -143,14 +166,10 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
             raise BackendUnavailableError(
                 _KIND, _NAME, f"cannot load the resemblyzer encoder: {exc}", install=_INSTALL
             ) from exc
-        # resemblyzer's own mel spectrogram goes through librosa.stft, whose numba code takes ~15 s to
-        # compile on first use; the same spectrogram in numpy (below) costs nothing up front.
-        self._mel_basis = np.asarray(mel(sr=_RATE, n_fft=_N_FFT, n_mels=_N_MELS), dtype=np.float32)
         self._torch = torch
-        self._clustering = AgglomerativeClustering
 
     def _close(self) -> None:
-        self._encoder = self._torch = self._clustering = self._mel_basis = None
+        self._encoder = self._torch = self._mel_basis = None
 
     # --- the capability --------------------------------------------------------------------------
 
@@ -197,21 +216,28 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
                 mels.extend(slices)
         if not mels:
             return [], np.zeros((0, 256), dtype=np.float32)
-        parts = []
+        batches = (np.stack(mels[first : first + _BATCH]) for first in range(0, len(mels), _BATCH))
+        if self._torch is not None:
+            parts = self._torch_embeddings(batches)
+        else:
+            # One BLAS thread: on a busy machine (a worker beside other jobs) two threads wait on each
+            # other (up to 8x slower per batch); on an idle 2-core machine the second saves ~25%.
+            with _one_blas_thread():
+                parts = [self._encoder(batch) for batch in batches]
+        return windows, _normalise(np.concatenate(parts).astype(np.float32))
+
+    def _torch_embeddings(self, batches: Iterator[_Array]) -> list[_Array]:
         torch = self._torch
         threads = torch.get_num_threads()
-        # One thread: on a busy machine (a worker beside other jobs) torch's OpenMP threads wait on each
-        # other and the LSTM ran 4-8x slower with two threads than with one; on an idle 2-core machine
-        # the second thread saves only about 0.3 s on ten minutes of speech.
-        torch.set_num_threads(1)
+        torch.set_num_threads(1)  # as for numpy above
         try:
             with torch.inference_mode():
-                for first in range(0, len(mels), _BATCH):
-                    batch = torch.from_numpy(np.stack(mels[first : first + _BATCH]))
-                    parts.append(self._encoder(batch.to(self._encoder.device)).cpu().numpy())
+                return [
+                    self._encoder(torch.from_numpy(batch).to(self._encoder.device)).cpu().numpy()
+                    for batch in batches
+                ]
         finally:
             torch.set_num_threads(threads)
-        return windows, _normalise(np.concatenate(parts).astype(np.float32))
 
     def _partials(self, samples: _Array) -> tuple[list[_Array], list[tuple[float, float]]]:
         """Mel spectrograms of the 1.6 s windows of one region, and each window's share of it (seconds).
@@ -219,9 +245,7 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
         What resemblyzer's ``embed_utterance(return_partials=True)`` does before its encoder, with the mel
         spectrogram in numpy.
         """
-        wav_slices, mel_slices = self._encoder.compute_partial_slices(
-            len(samples), 1.0 / self.options.hop, 0.5
-        )
+        wav_slices, mel_slices = partial_slices(len(samples), 1.0 / self.options.hop, 0.5)
         needed = wav_slices[-1].stop
         if len(samples) < needed:
             # Repeat a short utterance rather than padding it with silence: silence pulls its
@@ -274,13 +298,20 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
     ) -> npt.NDArray[np.int64]:
         if n_clusters == 1:
             return np.zeros(len(x), dtype=np.int64)
-        model = self._clustering(
-            n_clusters=n_clusters, distance_threshold=threshold, metric="cosine", linkage="average"
-        )
-        return np.asarray(model.fit_predict(x), dtype=np.int64)
+        return average_linkage_labels(x, n_clusters=n_clusters, threshold=threshold)
 
 
 # --- helpers -------------------------------------------------------------------------------------
+
+
+def _one_blas_thread() -> AbstractContextManager[object]:
+    """Limit numpy's BLAS to one thread for the block (threadpoolctl, when installed)."""
+    try:
+        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
+    except ImportError:
+        return nullcontext()
+    limits: AbstractContextManager[object] = threadpool_limits(1, user_api="blas")
+    return limits
 
 
 def _normalise_volume(samples: _Array, target_dbfs: float = -30.0) -> _Array:

@@ -4,7 +4,13 @@ The WAV file is read block by block with numpy (silero's ``read_audio`` needs to
 torchcodec, which dubkit does not); the model's state carries from one 32 ms window to the next
 across blocks, so the speech probabilities are exactly those of a whole-file pass, and memory stays
 bounded on long files (one probability per 32 ms window is kept: a few MB per hour). The probabilities
-become regions through silero's own ``get_speech_timestamps_from_probs``.
+become regions through a port of silero's ``get_speech_timestamps_from_probs``
+(`dubkit.backends.silero_timestamps`).
+
+With onnxruntime (the default) the backend imports neither torch nor the ``silero_vad`` package, whose
+``__init__`` imports torch (1-2 s and ~200 MB per process): it finds the package's ``silero_vad.onnx``
+with ``importlib.util.find_spec`` (which does not run the package) and calls the ONNX session itself.
+Only ``onnx=False`` (the TorchScript model) imports torch and silero_vad.
 """
 
 from __future__ import annotations
@@ -14,7 +20,9 @@ import logging
 import math
 import warnings
 import wave
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -22,6 +30,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dubkit.backends.base import BaseVAD
+from dubkit.backends.silero_timestamps import WINDOW_SAMPLES, speech_timestamps
 from dubkit.backends.wav import wav_blocks
 from dubkit.errors import BackendRuntimeError, BackendUnavailableError, ConfigError, DubkitError
 from dubkit.models.media import AudioFile
@@ -34,7 +43,8 @@ log = logging.getLogger(__name__)
 _NAME = "silero"
 _KIND = "vad"
 _INSTALL = "pip install 'dubkit[vad]'"
-_WINDOW = {16000: 512, 8000: 256}
+_WINDOW = WINDOW_SAMPLES
+_ONNX_FILE = "silero_vad.onnx"  # what silero_vad.load_silero_vad(onnx=True) loads
 _CONTEXT = {16000: 64, 8000: 32}  # samples of the previous window the model sees with each window
 
 
@@ -82,12 +92,44 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
         block_seconds: float = attrs.field(default=600.0, validator=_positive)
 
     _model: Any = None
+    _session: Any = None
     _torch: Any = None
-    _from_probs: Any = None
     _onnx = False
     _session_state: tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]] | None = None
 
     def _load(self) -> None:
+        onnx = self.options.onnx
+        if onnx is None:
+            onnx = importlib.util.find_spec("onnxruntime") is not None
+        if onnx:
+            self._load_onnx()
+        else:
+            self._load_torchscript()
+        self._onnx = onnx
+        log.debug("loaded Silero VAD (%s)", "onnx" if onnx else "jit")
+
+    def _load_onnx(self) -> None:
+        try:
+            import onnxruntime  # type: ignore[import-untyped]
+        except ImportError as exc:
+            raise BackendUnavailableError(
+                _KIND, _NAME, f"cannot import onnxruntime: {exc}", install=_INSTALL
+            ) from exc
+        path = _packaged_onnx_model()
+        # silero's own OnnxWrapper settings: one thread (one 32 ms window at a time), CPU.
+        options = onnxruntime.SessionOptions()
+        options.inter_op_num_threads = 1
+        options.intra_op_num_threads = 1
+        try:
+            self._session = onnxruntime.InferenceSession(
+                str(path), sess_options=options, providers=["CPUExecutionProvider"]
+            )
+        except Exception as exc:
+            raise BackendUnavailableError(
+                _KIND, _NAME, f"cannot load the Silero VAD model {path}: {exc}", install=_INSTALL
+            ) from exc
+
+    def _load_torchscript(self) -> None:
         try:
             import torch  # noqa: TID251
         except ImportError as exc:
@@ -97,32 +139,25 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
         threads = torch.get_num_threads()
         try:
             import silero_vad
-            from silero_vad.utils_vad import get_speech_timestamps_from_probs
         except ImportError as exc:
             raise BackendUnavailableError(
                 _KIND, _NAME, f"cannot import silero_vad: {exc}", install=_INSTALL
             ) from exc
         finally:
             torch.set_num_threads(threads)  # importing silero_vad sets it to 1 for the whole process
-        onnx = self.options.onnx
-        if onnx is None:
-            onnx = importlib.util.find_spec("onnxruntime") is not None
         try:
             with warnings.catch_warnings():
                 # torch 2.10+ deprecates torch.jit.load, which silero's loader uses for the TorchScript model.
                 warnings.filterwarnings("ignore", category=DeprecationWarning, message=r".*torch\.jit")
-                self._model = silero_vad.load_silero_vad(onnx=onnx)
+                self._model = silero_vad.load_silero_vad(onnx=False)
         except Exception as exc:
             raise BackendUnavailableError(
                 _KIND, _NAME, f"cannot load the Silero VAD model: {exc}", install=_INSTALL
             ) from exc
         self._torch = torch
-        self._onnx = onnx
-        self._from_probs = get_speech_timestamps_from_probs
-        log.debug("loaded Silero VAD (%s)", "onnx" if onnx else "jit")
 
     def _close(self) -> None:
-        self._model = self._torch = self._from_probs = None
+        self._model = self._session = self._torch = None
 
     def detect(self, audio: AudioFile) -> Sequence[SpeechRegion]:
         """Speech regions of a 16 kHz (or 8 kHz) mono 16-bit PCM WAV file, in time order.
@@ -136,16 +171,15 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
             probabilities, rate, total = self._probabilities(audio)
             if not probabilities:
                 return []
-            stamps = self._from_probs(
+            stamps = speech_timestamps(
                 probabilities,
                 sampling_rate=rate,
                 threshold=opts.threshold,
                 neg_threshold=opts.neg_threshold,
-                min_speech_duration_ms=opts.min_speech_ms,
-                max_speech_duration_s=opts.max_speech_s,
-                min_silence_duration_ms=opts.min_silence_ms,
+                min_speech_ms=opts.min_speech_ms,
+                max_speech_s=opts.max_speech_s,
+                min_silence_ms=opts.min_silence_ms,
                 speech_pad_ms=opts.speech_pad_ms,
-                return_seconds=False,
                 audio_length_samples=total,
             )
         except DubkitError:
@@ -156,26 +190,22 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
             ) from exc
         duration = total / rate
         return [
-            SpeechRegion(max(0.0, stamp["start"] / rate), min(duration, stamp["end"] / rate))
-            for stamp in stamps
-            if stamp["end"] > stamp["start"]
+            SpeechRegion(max(0.0, start / rate), min(duration, end / rate))
+            for start, end in stamps
+            if end > start
         ]
 
     def _probabilities(self, audio: AudioFile) -> tuple[list[float], int, int]:
         """One speech probability per window, the sample rate and the number of samples read."""
-        torch = self._torch
+        step: Callable[[npt.NDArray[np.float32], int, list[float]], None]
         step = self._onnx_windows if self._onnx else self._torch_windows
         probabilities: list[float] = []
         rate, total = 16000, 0
         carry: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
-        self._model.reset_states()
         self._session_state = None
-        threads = torch.get_num_threads()
-        if not self._onnx:
-            torch.set_num_threads(1)  # one 32 ms window at a time: more threads only add overhead (8x here)
         try:
             blocks = wav_blocks(audio.path, self.options.block_seconds)
-            with torch.inference_mode():
+            with self._torch_mode():
                 for rate, block in blocks:
                     window = _WINDOW.get(rate)
                     if window is None:
@@ -197,9 +227,23 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
             raise BackendRuntimeError(
                 f"cannot read {audio.path.name}: {exc}", kind=_KIND, name=_NAME
             ) from exc
+        return probabilities, rate, total
+
+    @contextmanager
+    def _torch_mode(self) -> Iterator[None]:
+        """For the TorchScript model: fresh model state, inference mode, one torch thread."""
+        if self._onnx:
+            yield
+            return
+        torch = self._torch
+        self._model.reset_states()
+        threads = torch.get_num_threads()
+        torch.set_num_threads(1)  # one 32 ms window at a time: more threads only add overhead (8x here)
+        try:
+            with torch.inference_mode():
+                yield
         finally:
             torch.set_num_threads(threads)
-        return probabilities, rate, total
 
     def _torch_windows(self, samples: npt.NDArray[np.float32], rate: int, out: list[float]) -> None:
         """Probabilities of consecutive windows through silero's own wrapper (state carried)."""
@@ -211,12 +255,13 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
     def _onnx_windows(self, samples: npt.NDArray[np.float32], rate: int, out: list[float]) -> None:
         """The same through the ONNX session directly, in numpy.
 
-        Silero's wrapper goes through torch for every 32 ms window (concatenating the context, converting
-        the state); calling the session with numpy arrays gives the identical numbers about 25% faster.
+        What silero's ``OnnxWrapper`` does for every 32 ms window (the previous window's last samples
+        as context, the state carried), without going through torch: the identical numbers, about 25%
+        faster.
         """
         window = _WINDOW[rate]
         context_size = _CONTEXT[rate]
-        session = self._model.session
+        session = self._session
         if self._session_state is None:
             self._session_state = (
                 np.zeros((2, 1, 128), dtype=np.float32),
@@ -230,3 +275,15 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
             context = frame[:, -context_size:]
             out.append(float(probability[0, 0]))
         self._session_state = (state, context)
+
+
+def _packaged_onnx_model() -> Path:
+    """The ONNX model file inside the installed silero-vad package, found without importing it."""
+    spec = importlib.util.find_spec("silero_vad")
+    for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+        path = Path(folder) / "data" / _ONNX_FILE
+        if path.is_file():
+            return path
+    raise BackendUnavailableError(
+        _KIND, _NAME, f"the silero-vad package (and its data/{_ONNX_FILE}) is not installed", install=_INSTALL
+    )
