@@ -33,7 +33,7 @@ import itertools
 import logging
 import warnings
 import wave
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
@@ -197,11 +197,13 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
         """The windows of every region and their L2-normalised embeddings.
 
         The windows of all regions go through the encoder together, ``_BATCH`` at a time: one LSTM call
-        per region (a few windows each) costs about four times as much on CPU.
+        per region (a few windows each) costs about four times as much on CPU. A batch is embedded as soon
+        as it is full, so only one batch of mel spectrograms is held at a time, however long the input.
         """
         windows: list[_Window] = []
-        mels: list[_Array] = []
-        with _open_wav(audio) as wav:
+        pending: list[_Array] = []
+        parts: list[_Array] = []
+        with _open_wav(audio) as wav, self._batch_encoder() as encode:
             duration = wav.getnframes() / _RATE
             for region in sorted(regions, key=lambda r: r.start):
                 start, end = max(0.0, region.start), min(region.end, duration)
@@ -213,29 +215,37 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
                 samples = _normalise_volume(samples)
                 slices, spans = self._partials(samples)
                 windows.extend(_Window(float(start + a), float(min(end, start + b))) for a, b in spans)
-                mels.extend(slices)
-        if not mels:
+                pending.extend(slices)
+                while len(pending) >= _BATCH:
+                    parts.append(encode(np.stack(pending[:_BATCH])))
+                    del pending[:_BATCH]
+            if pending:
+                parts.append(encode(np.stack(pending)))
+        if not parts:
             return [], np.zeros((0, 256), dtype=np.float32)
-        batches = (np.stack(mels[first : first + _BATCH]) for first in range(0, len(mels), _BATCH))
-        if self._torch is not None:
-            parts = self._torch_embeddings(batches)
-        else:
-            # One BLAS thread: on a busy machine (a worker beside other jobs) two threads wait on each
-            # other (up to 8x slower per batch); on an idle 2-core machine the second saves ~25%.
-            with _one_blas_thread():
-                parts = [self._encoder(batch) for batch in batches]
         return windows, _normalise(np.concatenate(parts).astype(np.float32))
 
-    def _torch_embeddings(self, batches: Iterator[_Array]) -> list[_Array]:
+    @contextmanager
+    def _batch_encoder(self) -> Iterator[Callable[[_Array], _Array]]:
+        """The encoder as a function of a batch of mel windows, on one thread for the block's length.
+
+        One thread: on a busy machine (a worker beside other jobs) two threads wait on each other (up to
+        8x slower per batch); on an idle 2-core machine the second saves ~25%.
+        """
+        if self._torch is None:
+            with _one_blas_thread():
+                yield self._encoder
+            return
         torch = self._torch
         threads = torch.get_num_threads()
-        torch.set_num_threads(1)  # as for numpy above
+        torch.set_num_threads(1)
         try:
             with torch.inference_mode():
-                return [
-                    self._encoder(torch.from_numpy(batch).to(self._encoder.device)).cpu().numpy()
-                    for batch in batches
-                ]
+                yield (
+                    lambda batch: (
+                        self._encoder(torch.from_numpy(batch).to(self._encoder.device)).cpu().numpy()
+                    )
+                )
         finally:
             torch.set_num_threads(threads)
 
