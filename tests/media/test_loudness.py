@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from dubkit.media import FFmpeg, measure_loudness
-from dubkit.media.loudness import Loudness, LoudnessTarget, normalize_gain, parse_ebur128
+from dubkit.media.loudness import parse_ebur128
 
 LOG = """[Parsed_ebur128_0 @ 0x55ab103b0400] Summary:
 
@@ -45,23 +45,6 @@ def test_parse_silence_and_garbage() -> None:
     assert math.isinf(silent.integrated)
     with pytest.raises(ValueError):
         parse_ebur128("no summary here")
-
-
-def test_gain_is_linear_unless_the_peaks_need_a_limiter() -> None:
-    target = LoudnessTarget(-16.0, -1.5, 11.0)
-    quiet = normalize_gain(target, Loudness(integrated=-30.0, true_peak=-20.0, lra=5.0, threshold=-41.0))
-    assert quiet.db == pytest.approx(14.0)
-    assert quiet.limit is None
-    assert quiet.expected.integrated == -16.0
-    assert quiet.expected.normalization == "linear"
-    peaky = normalize_gain(target, Loudness(integrated=-30.0, true_peak=-8.0, lra=5.0, threshold=-41.0))
-    assert peaky.limit == pytest.approx(10 ** (-1.5 / 20))
-    assert peaky.expected.true_peak == -1.5
-    assert [name for name, _ in peaky.filters()] == ["volume", "alimiter"]
-    silent = normalize_gain(target, Loudness(-math.inf, -math.inf, 0.0, -math.inf))
-    assert silent.db == 0.0
-    extreme = normalize_gain(LoudnessTarget(-99.0, 5.0, 99.0), Loudness(-20.0, -3.0, 1.0, -30.0))
-    assert extreme.expected.integrated == -70.0
 
 
 def test_measure(tmp_path: Path, ffmpeg: FFmpeg, sine_wav: Callable[..., Path]) -> None:

@@ -1,9 +1,8 @@
-"""Loudness (EBU R128 / ITU-R BS.1770) measured with ffmpeg's ebur128 filter, and gain-based normalisation.
+"""Loudness (EBU R128 / ITU-R BS.1770) measured with ffmpeg's ebur128 filter.
 
 Measuring uses ``ebur128=peak=true`` (integrated loudness, its gating threshold, loudness range, true
 peak): about five times faster than a loudnorm measuring pass, which upsamples to 192 kHz.
-`normalize_gain` is the one-gain normalisation with a look-ahead limiter (``alimiter``) only where the
-gain would push the true peak over the ceiling. The mix itself measures in numpy from cached per-block
+The mix itself measures in numpy from cached per-block
 statistics (`dubkit.media.meter`, `dubkit.media.blockmix`); this module is the ffmpeg reference it is
 tested against, and measures files.
 """
@@ -27,11 +26,8 @@ from dubkit.media.process import CompletedRun, Feed, run_process
 
 __all__ = [
     "SILENCE_LUFS",
-    "Gain",
     "Loudness",
-    "LoudnessTarget",
     "measure_loudness",
-    "normalize_gain",
     "parse_ebur128",
     "run_with_summary",
 ]
@@ -40,21 +36,6 @@ logger = logging.getLogger(__name__)
 
 #: Anything quieter counts as silence: there is nothing to normalise.
 SILENCE_LUFS = -70.0
-
-
-@attrs.frozen(slots=True)
-class LoudnessTarget:
-    """What to normalise to.
-
-    Attributes:
-        integrated: Integrated loudness, LUFS (-16 suits online video; -23 is EBU broadcast).
-        true_peak: Ceiling for the true peak, dBTP.
-        lra: Loudness range target, LU (informational: a single gain never changes the range).
-    """
-
-    integrated: float = -16.0
-    true_peak: float = -1.5
-    lra: float = 11.0
 
 
 @attrs.frozen(slots=True)
@@ -79,10 +60,6 @@ class Loudness:
     def silent(self) -> bool:
         """Whether there is nothing audible to normalise."""
         return not math.isfinite(self.integrated) or self.integrated < SILENCE_LUFS
-
-
-def _clamp(value: float, low: float, high: float) -> float:
-    return low if not math.isfinite(value) else min(high, max(low, value))
 
 
 _SUMMARY_VALUE = r"(-?inf|nan|-?\d+(?:\.\d+)?)"
@@ -119,47 +96,6 @@ def parse_ebur128(stderr: str) -> Loudness:
         lra=max(0.0, _value(rest, "LRA")),
         threshold=_value(integrated_block, "Threshold"),
     )
-
-
-@attrs.frozen(slots=True)
-class Gain:
-    """How a measured track is brought to a target.
-
-    Attributes:
-        db: The linear gain, dB.
-        limit: The true-peak ceiling as a linear amplitude when a limiter is needed, else ``None``.
-        expected: The loudness the result should measure.
-    """
-
-    db: float
-    limit: float | None
-    expected: Loudness
-
-    def filters(self) -> list[tuple[str, dict[str, Any]]]:
-        """Ffmpeg filters (name, options) that apply this gain."""
-        out: list[tuple[str, dict[str, Any]]] = [("volume", {"volume": f"{self.db:.3f}dB"})]
-        if self.limit is not None:
-            out.append(("alimiter", {"limit": f"{self.limit:.6f}", "level": 0, "attack": 5, "release": 50}))
-        return out
-
-
-def normalize_gain(target: LoudnessTarget, measured: Loudness) -> Gain:
-    """The single gain that brings ``measured`` to ``target``, with a limiter if the peaks need one."""
-    if measured.silent:
-        return Gain(0.0, None, measured)
-    goal = _clamp(target.integrated, -70.0, -5.0)
-    ceiling = _clamp(target.true_peak, -9.0, 0.0)
-    db = goal - measured.integrated
-    peak = measured.true_peak + db
-    limit = 10 ** (ceiling / 20) if math.isfinite(peak) and peak > ceiling else None
-    expected = attrs.evolve(
-        measured,
-        integrated=goal,
-        true_peak=min(peak, ceiling) if math.isfinite(peak) else peak,
-        threshold=measured.threshold + db,
-        normalization="limited" if limit is not None else "linear",
-    )
-    return Gain(db, limit, expected)
 
 
 def run_with_summary(
