@@ -62,7 +62,10 @@ def _loop(base: Path, minutes: float, out: Path) -> Path:
 def _dub(video: Path, out: Path) -> tuple[float, int]:
     exe = shutil.which("dubkit", path=str(Path(sys.executable).parent)) or "dubkit"
     started = time.perf_counter()
-    proc = subprocess.Popen([exe, "dub", str(video), "--to", "es", "-o", str(out)], stdout=subprocess.DEVNULL)
+    env = {**os.environ, "DUBKIT_MAX_UPLOAD_BYTES": str(4 * 2**30)}  # the 120-minute input is ~280 MB
+    proc = subprocess.Popen(
+        [exe, "dub", str(video), "--to", "es", "-o", str(out)], stdout=subprocess.DEVNULL, env=env
+    )
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - started
     if os.waitstatus_to_exitcode(status) != 0:

@@ -306,10 +306,16 @@ class MediaLimitError(MediaError):
     code = "media_limit"
 
     def __init__(self, limit: str, value: float, maximum: float, *, path: str | None = None) -> None:
-        super().__init__(f"{limit} {value:g} is over the limit of {maximum:g}", path=path)
+        if limit == "size":
+            message = f"the file is {value / 2**20:.1f} MiB, over the limit of {maximum / 2**20:.1f} MiB"
+        else:
+            message = f"{limit} {value:g} is over the limit of {maximum:g}"
+        super().__init__(message, path=path)
         self.limit = limit
         self.value = value
         self.maximum = maximum
+        if limit == "size" and not self.hint:
+            self.hint = "raise it with DUBKIT_MAX_UPLOAD_BYTES (bytes), or PipelineConfig(max_file_bytes=...)"
 
 
 class UploadTooLargeError(MediaLimitError):

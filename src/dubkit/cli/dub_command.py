@@ -17,6 +17,7 @@ from dubkit.models.project import DubProject
 from dubkit.pipeline.build import PipelineConfig, build_pipeline
 from dubkit.pipeline.progress import RichProgress
 from dubkit.pipeline.result import DubResult
+from dubkit.settings import Settings
 
 __all__ = ["dub", "parse_options", "redub"]
 
@@ -128,6 +129,7 @@ def dub(
                 "backend_options": parse_options(option),
                 "low_memory": low_memory,
                 "review": review,
+                "max_file_bytes": Settings().max_upload_bytes,
             }
         )
         with build_pipeline(config) as pipeline:
