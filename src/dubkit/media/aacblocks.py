@@ -30,6 +30,7 @@ from typing import BinaryIO
 
 import attrs
 import ffmpeg as ffmpeg_python
+import numpy as np
 
 from dubkit.errors import FFmpegError
 from dubkit.media.binaries import FFmpeg
@@ -48,6 +49,8 @@ PRIMING = 1024
 _FRAME = 1024
 _MARGIN = 2  # frames of context encoded on each side of a block
 _VERSION = 1
+_BATCH_BLOCKS = 8  # blocks per ffmpeg run (about four minutes of audio)
+_SEND_BYTES = 1 << 20  # what a feed reads from disk at a time
 
 
 @attrs.frozen(slots=True)
@@ -105,8 +108,7 @@ def _encode(
     feeds, outputs, written = [], [], []
     for job in batch:
         first = job.start - job.before
-        samples = pcm.read_bytes(first, job.end + job.after - first)
-        feed = open_feed(functools.partial(_send, samples))
+        feed = open_feed(functools.partial(_send, pcm, first, job.end + job.after - first))
         feeds.append(feed)
         raw = ffmpeg_python.input(
             feed.url,
@@ -134,8 +136,11 @@ def _encode(
         _keep(job, out, pcm.path)
 
 
-def _send(data: bytes, sink: BinaryIO) -> None:
-    sink.write(data)
+def _send(pcm: PcmFile, first: int, count: int, sink: BinaryIO) -> None:
+    """Frames ``[first, first + count)`` of ``pcm`` into an encoder's pipe, read a piece at a time."""
+    step = max(1, _SEND_BYTES // (np.dtype(pcm.dtype).itemsize * pcm.channels))
+    for start in range(first, first + count, step):
+        sink.write(pcm.read_bytes(start, min(step, first + count - start)))
 
 
 def _keep(job: _Job, encoded: Path, source: Path) -> None:
@@ -206,10 +211,11 @@ def encode_blocks(
         key = digest.hexdigest()[:32]
         jobs.append(_Job(index, start, end, before, after, key, cache / f"aac-{key}.adts"))
     missing = [job for job in jobs if not _is_whole(job)]
-    # One ffmpeg run per worker (each encodes its share of the blocks): process start-up is paid twice,
-    # not once per block.
+    # A few blocks per ffmpeg run, ``workers`` runs at a time: process start-up is paid once per batch,
+    # not once per block, and a run's inputs (each a pipe fed from disk by a thread) stay few however long
+    # the track is.
     runs = max(1, min(workers, len(missing)))
-    share = -(-len(missing) // runs) if missing else 1
+    share = max(1, min(_BATCH_BLOCKS, -(-len(missing) // runs))) if missing else 1
     batches = [missing[i : i + share] for i in range(0, len(missing), share)]
     with concurrent.futures.ThreadPoolExecutor(max_workers=runs) as pool:
         futures = [
