@@ -13,9 +13,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from dubkit import PipelineConfig, build_pipeline
+from dubkit.backends import Registry
 from dubkit.models import SpeechRegion, TranscriptSegment, Word
 from dubkit.stages.transcribe import chunk_regions, merge_repeated_lines
 from dubkit.testing import SampleVideo, make_sample_video
+
+from .transcribe_worker import CountingTranscriber
 
 WORKER = Path(__file__).with_name("transcribe_worker.py")
 CHUNK_SECONDS = 6.0
@@ -133,3 +137,30 @@ def test_lines_that_are_not_a_repetition_stay_apart(
     first: TranscriptSegment, second: TranscriptSegment
 ) -> None:
     assert merge_repeated_lines([first, second]) == [first, second]
+
+
+def test_speakers_keep_their_labels_across_chunk_boundaries(tmp_path: Path, sample: SampleVideo) -> None:
+    """Two voices alternating line by line, transcribed in 6 s chunks: each voice keeps one label."""
+    CountingTranscriber.calls_file = tmp_path / "calls.txt"
+    CountingTranscriber.kill_at_call = 0
+    registry = Registry()
+    registry.register("transcriber", "counting", CountingTranscriber)
+    config = PipelineConfig(
+        vad="energy",
+        diarizer="resemblyzer",
+        transcriber="counting",
+        translator="shout",
+        synthesizer="sine-voice",
+        transcribe_chunk_seconds=CHUNK_SECONDS,
+    )
+    with build_pipeline(config, registry=registry) as pipeline:
+        result = pipeline.run(sample.path, to="es", source_language="en", run_dir=tmp_path / "run")
+    assert len(CountingTranscriber.calls_file.read_text().splitlines()) >= 3  # several chunks
+    labels: dict[str, set[str]] = {}
+    for seg in result.project.segments:
+        middle = (seg.start + seg.end) / 2
+        line = next(line for line in sample.lines if line.start - 0.3 <= middle <= line.end + 0.3)
+        labels.setdefault(line.voice, set()).add(seg.speaker)
+    assert len(labels) == 2
+    assert all(len(speakers) == 1 for speakers in labels.values()), labels
+    assert len(set.union(*labels.values())) == 2  # and the two voices are told apart
