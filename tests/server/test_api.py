@@ -136,7 +136,11 @@ def test_preview_is_a_clip_of_the_range_asked(
     clip = tmp_path / "clip.mp4"
     clip.write_bytes(response.content)
     info = probe(clip, require_audio=False)
-    assert 1.5 <= info.duration <= 3.2
+    # The cut starts at the keyframe at or before 1.0 s and ends at 3.0 s: 2 to 3 s long.
+    assert info.duration == pytest.approx(2.5, abs=0.55)
+    from_start = client.get(f"{API}/jobs/{job_id}/preview", params={"start": 0.0, "end": 2.0})
+    clip.write_bytes(from_start.content)
+    assert probe(clip, require_audio=False).duration == pytest.approx(2.0, abs=0.1)  # a keyframe at 0
     assert not list((live_server.settings.data_dir / "previews").iterdir())  # the clip's folder is gone
     for params in (
         {"start": 3, "end": 2},

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import contextlib
-import json
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -31,13 +30,7 @@ def _config(path: Path | None) -> PipelineConfig:
     """
     if path is None:
         return PipelineConfig(low_memory=False)
-    try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read pipeline config {path}: {exc}", field="config") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a JSON object of pipeline settings", field="config")
-    return PipelineConfig.from_mapping(data)
+    return PipelineConfig.from_json_file(path)
 
 
 def _stop_on_signals() -> threading.Event:

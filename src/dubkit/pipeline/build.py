@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import attrs
@@ -77,6 +79,25 @@ class PipelineConfig(BaseModel):
             first = exc.errors()[0]
             field = ".".join(str(p) for p in first["loc"])
             raise ConfigError(f"invalid pipeline setting {field!r}: {first['msg']}", field=field) from exc
+
+    @classmethod
+    def from_json_file(cls, path: Path, *, field: str = "config") -> PipelineConfig:
+        """Settings from a JSON file holding an object of them (backend names and options, ...).
+
+        Args:
+            path: The file.
+            field: The setting that named the file, reported in errors.
+
+        Raises:
+            ConfigError: The file cannot be read, is not a JSON object, or holds invalid settings.
+        """
+        try:
+            data: Any = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read pipeline config {path}: {exc}", field=field) from exc
+        if not isinstance(data, dict):
+            raise ConfigError(f"{path} must hold a JSON object of pipeline settings", field=field)
+        return cls.from_mapping(data)
 
     def backend_name(self, kind: BackendKind) -> str:
         """The backend chosen for ``kind``."""

@@ -9,7 +9,6 @@ from typing import Annotated, Any
 from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import NoDecode
 
-from dubkit.errors import ConfigError
 from dubkit.pipeline.build import PipelineConfig
 from dubkit.pipeline.warm import DEFAULT_MEMORY_BUDGET
 from dubkit.settings import Settings
@@ -110,10 +109,4 @@ def load_pipeline_config(path: Path | None) -> PipelineConfig:
     """
     if path is None:
         return PipelineConfig(low_memory=False)
-    try:
-        data: Any = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise ConfigError(f"cannot read pipeline config {path}: {exc}", field="pipeline_config") from exc
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path} must hold a JSON object of pipeline settings", field="pipeline_config")
-    return PipelineConfig.from_mapping(data)
+    return PipelineConfig.from_json_file(path, field="pipeline_config")
