@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 
 from dubkit.errors import ConfigError
@@ -88,6 +89,27 @@ def test_the_numpy_encoder_gives_the_turns_of_resemblyzers_torch_module(
         assert on_torch._torch is not None  # really the torch module
     assert diarizer._torch is None
     assert diarizer.diarize(spoken.audio, regions_of(spoken)) == expected
+
+
+def test_a_chunk_gives_its_turns_and_one_voice_profile_per_speaker(diarizer, dialogue_clip) -> None:
+    regions = regions_of(dialogue_clip)
+    chunk = diarizer.diarize_chunk(dialogue_clip.audio, regions)
+    assert list(chunk.turns) == list(diarizer.diarize(dialogue_clip.audio, regions))
+    assert [v.speaker for v in chunk.voices] == ["SPEAKER_00", "SPEAKER_01"]
+    m3, f4 = (np.asarray(v.mean_embedding) for v in chunk.voices)
+    # The mean of unit vectors: shorter than 1; 1 - a @ b is the average distance between the voices.
+    assert 0.5 < np.linalg.norm(m3) < 1.0
+    assert 1.0 - m3 @ f4 > diarizer.link_distance > 1.0 - m3 @ m3
+    assert sum(v.windows for v in chunk.voices) >= 2 * len(regions)
+
+
+def test_in_a_chunk_a_given_speaker_count_is_only_a_limit(english_clip) -> None:
+    with ResemblyzerDiarizer(ResemblyzerDiarizer.Options(num_speakers=2)) as backend:
+        assert backend.speaker_limit == 2
+        chunk = backend.diarize_chunk(english_clip.audio, regions_of(english_clip))  # one voice
+        whole = backend.diarize(english_clip.audio, regions_of(english_clip))
+    assert [v.speaker for v in chunk.voices] == ["SPEAKER_00"]
+    assert {t.speaker for t in whole} == {"SPEAKER_00", "SPEAKER_01"}  # the whole input: exactly two
 
 
 def test_no_regions_no_turns(diarizer, dialogue_clip) -> None:

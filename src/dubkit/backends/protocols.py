@@ -31,13 +31,14 @@ import attrs
 from typing_extensions import Self
 
 from dubkit.models.media import AudioFile, Stems
-from dubkit.models.speech import SpeakerTurn, SpeechRegion, Transcript, Voice
+from dubkit.models.speech import ChunkDiarization, SpeakerTurn, SpeechRegion, Transcript, Voice
 
 __all__ = [
     "PLUGIN_API_VERSION",
     "Backend",
     "BackendKind",
     "Diarizer",
+    "LinkableDiarizer",
     "Separator",
     "Synthesizer",
     "Transcriber",
@@ -132,6 +133,29 @@ class Diarizer(Backend, Protocol):
 
     def diarize(self, audio: AudioFile, regions: Sequence[SpeechRegion]) -> Sequence[SpeakerTurn]:
         """Speaker turns within ``regions`` of a 16 kHz mono file, in time order."""
+        ...
+
+
+@runtime_checkable
+class LinkableDiarizer(Diarizer, Protocol):
+    """A diarizer that can work chunk by chunk, describing each chunk's voices.
+
+    The diarize stage links the chunks' voices into one set of speakers. Optional: a plain `Diarizer`
+    diarizes the whole input in one call.
+    """
+
+    @property
+    def link_distance(self) -> float:
+        """Average cosine distance between two voice profiles under which they are one speaker."""
+        ...
+
+    @property
+    def speaker_limit(self) -> int | None:
+        """The most speakers the whole input may have (a given speaker count), or ``None``."""
+        ...
+
+    def diarize_chunk(self, audio: AudioFile, regions: Sequence[SpeechRegion]) -> ChunkDiarization:
+        """Speaker turns within ``regions`` (labels local to this call) and a voice profile per label."""
         ...
 
 

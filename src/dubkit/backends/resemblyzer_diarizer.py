@@ -47,7 +47,7 @@ from dubkit.backends.base import BaseDiarizer
 from dubkit.backends.resemblyzer_encoder import load_speaker_encoder, mel_filter_bank, partial_slices
 from dubkit.errors import BackendRuntimeError, BackendUnavailableError, ConfigError, DubkitError
 from dubkit.models.media import AudioFile
-from dubkit.models.speech import SpeakerTurn, SpeechRegion
+from dubkit.models.speech import ChunkDiarization, SpeakerTurn, SpeechRegion, VoiceProfile
 
 __all__ = ["ResemblyzerDiarizer"]
 
@@ -173,23 +173,60 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
 
     # --- the capability --------------------------------------------------------------------------
 
+    @property
+    def link_distance(self) -> float:
+        """Chunks' voices closer than the clustering ``threshold`` are one speaker (the same criterion)."""
+        return self.options.threshold
+
+    @property
+    def speaker_limit(self) -> int | None:
+        """``num_speakers`` when given, else ``max_speakers``."""
+        return self.options.num_speakers or self.options.max_speakers
+
     def diarize(self, audio: AudioFile, regions: Sequence[SpeechRegion]) -> Sequence[SpeakerTurn]:
         """Speaker turns inside ``regions`` of a 16 kHz mono 16-bit PCM WAV file, in time order.
 
         Raises:
             BackendRuntimeError: the file cannot be read or the encoder failed.
         """
+        windows, labels, _ = self._diarize(audio, regions, chunk=False)
+        return _turns(windows, labels)
+
+    def diarize_chunk(self, audio: AudioFile, regions: Sequence[SpeechRegion]) -> ChunkDiarization:
+        """One chunk's turns and a voice profile per speaker (see `LinkableDiarizer`).
+
+        A given ``num_speakers`` is the most speakers a chunk may have, not the count in every chunk (a
+        chunk may hear only one of them); the diarize stage holds the whole input to the count.
+
+        Raises:
+            BackendRuntimeError: the file cannot be read or the encoder failed.
+        """
+        windows, labels, embeddings = self._diarize(audio, regions, chunk=True)
+        names = {label: f"SPEAKER_{i:02d}" for i, label in enumerate(dict.fromkeys(labels))}
+        index = np.asarray(labels, dtype=np.int64)
+        voices = tuple(
+            VoiceProfile(
+                speaker=name,
+                mean_embedding=tuple(float(v) for v in embeddings[index == label].mean(axis=0)),
+                windows=int(np.count_nonzero(index == label)),
+            )
+            for label, name in names.items()
+        )
+        return ChunkDiarization(turns=tuple(_turns(windows, labels)), voices=voices)
+
+    def _diarize(
+        self, audio: AudioFile, regions: Sequence[SpeechRegion], *, chunk: bool
+    ) -> tuple[list[_Window], list[int], _Array]:
+        """Windows, their speaker labels and their embeddings."""
         self.load()
         try:
             windows, embeddings = self._embed(audio, regions)
-            if not windows:
-                return []
-            labels = self._label(windows, embeddings)
+            labels = self._label(windows, embeddings, chunk=chunk) if windows else []
         except DubkitError:
             raise
         except Exception as exc:
             raise BackendRuntimeError(f"diarization failed: {exc}", kind=_KIND, name=_NAME) from exc
-        return _turns(windows, labels)
+        return windows, labels, embeddings
 
     # --- embedding -------------------------------------------------------------------------------
 
@@ -273,15 +310,20 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
 
     # --- clustering ------------------------------------------------------------------------------
 
-    def _label(self, windows: list[_Window], embeddings: _Array) -> list[int]:
-        labels = self._cluster(embeddings).tolist()
-        if self.options.num_speakers is None:
-            labels = _merge_small_clusters(
-                windows, labels, embeddings, self.options.min_speaker_seconds, self.options.min_speakers or 1
-            )
-        return _absorb_short_runs(windows, labels, self.options.min_turn)
+    def _label(self, windows: list[_Window], embeddings: _Array, *, chunk: bool) -> list[int]:
+        opts = self.options
+        exact = None if chunk else opts.num_speakers
+        low = 1 if chunk and opts.num_speakers is not None else opts.min_speakers
+        high = (opts.num_speakers or opts.max_speakers) if chunk else opts.max_speakers
+        labels = self._cluster(embeddings, exact=exact, low=low, high=high).tolist()
+        if exact is None:
+            labels = _merge_small_clusters(windows, labels, embeddings, opts.min_speaker_seconds, low or 1)
+        return _absorb_short_runs(windows, labels, opts.min_turn)
 
-    def _cluster(self, embeds: _Array) -> npt.NDArray[np.int64]:
+    def _cluster(
+        self, embeds: _Array, *, exact: int | None, low: int | None, high: int | None
+    ) -> npt.NDArray[np.int64]:
+        """Cluster labels: ``exact`` clusters, or by ``threshold`` held within ``low``..``high``."""
         opts = self.options
         n = len(embeds)
         if n == 1:
@@ -290,12 +332,12 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
         if n > opts.max_windows:
             sample = np.linspace(0, n - 1, opts.max_windows).round().astype(np.int64)
         x = embeds[sample]
-        if opts.num_speakers is not None:
-            labels = self._fit(x, n_clusters=min(opts.num_speakers, len(x)))
+        if exact is not None:
+            labels = self._fit(x, n_clusters=min(exact, len(x)))
         else:
             labels = self._fit(x, threshold=opts.threshold)
             count = int(labels.max()) + 1
-            wanted = min(max(count, opts.min_speakers or 1), opts.max_speakers or len(x), len(x))
+            wanted = min(max(count, low or 1), high or len(x), len(x))
             if wanted != count:
                 labels = self._fit(x, n_clusters=wanted)
         if len(sample) == n:

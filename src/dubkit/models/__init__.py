@@ -14,6 +14,7 @@ from dubkit.models.media import (
 )
 from dubkit.models.project import DubProject, ProjectSegment, ProjectSpeaker, ProjectVoice
 from dubkit.models.speech import (
+    ChunkDiarization,
     Clip,
     ClipTiming,
     Diarization,
@@ -28,12 +29,14 @@ from dubkit.models.speech import (
     Translation,
     Voice,
     VoiceActivity,
+    VoiceProfile,
     Word,
 )
 
 __all__ = [
     "LANGUAGES",
     "AudioFile",
+    "ChunkDiarization",
     "Clip",
     "DubbedAudio",
     "MuxedMedia",
@@ -62,6 +65,7 @@ __all__ = [
     "Translation",
     "Voice",
     "VoiceActivity",
+    "VoiceProfile",
     "Word",
     "get_language",
     "language_codes",

@@ -8,6 +8,7 @@ from pathlib import Path
 import attrs
 
 __all__ = [
+    "ChunkDiarization",
     "Clip",
     "ClipTiming",
     "Diarization",
@@ -25,6 +26,7 @@ __all__ = [
     "Translation",
     "Voice",
     "VoiceActivity",
+    "VoiceProfile",
     "Word",
 ]
 
@@ -334,6 +336,31 @@ class Diarization:
             if overlap > best_overlap:
                 best, best_overlap = speaker, overlap
         return best
+
+
+@attrs.frozen(slots=True)
+class VoiceProfile:
+    """What a diarizer heard of one speaker in one chunk, for linking speakers across chunks.
+
+    Attributes:
+        speaker: The speaker's label within its chunk.
+        mean_embedding: The mean of the speaker's unit-length window embeddings (not normalised again:
+            ``1 - a @ b`` of two profiles is the average cosine distance between their windows, the
+            distance average-linkage clustering uses).
+        windows: How many embedding windows the mean is over (its weight when profiles are merged).
+    """
+
+    speaker: str
+    mean_embedding: tuple[float, ...]
+    windows: int = attrs.field(validator=attrs.validators.ge(1))
+
+
+@attrs.frozen(slots=True)
+class ChunkDiarization:
+    """One chunk's speaker turns (labels local to the chunk) and a voice profile per label."""
+
+    turns: tuple[SpeakerTurn, ...] = ()
+    voices: tuple[VoiceProfile, ...] = ()
 
 
 @attrs.frozen(slots=True)

@@ -63,6 +63,10 @@ class PipelineConfig(BaseModel):
     """Free each stage's models as soon as it has run (one model in memory at a time)."""
     review: bool = False
     """Transcribe every dubbed line back and report its word error rate (a second transcription)."""
+    vad_chunk_seconds: float = Field(default=60.0, gt=2.0)
+    """Seconds of audio the VAD reads per call; each finished chunk is a checkpoint a rerun resumes from."""
+    diarize_chunk_seconds: float = Field(default=300.0, gt=0)
+    """Timeline seconds diarized per call (speakers then linked across chunks); each is a checkpoint."""
     transcribe_chunk_seconds: float = Field(default=120.0, gt=0)
     """Timeline seconds transcribed per call; each finished chunk is a checkpoint a rerun resumes from."""
 
@@ -172,8 +176,8 @@ def build_pipeline(
         ProbeStage(limits),
         ExtractStage(),
         SeparateStage(bind(BackendKind.SEPARATOR)),
-        VadStage(bind(BackendKind.VAD)),
-        DiarizeStage(bind(BackendKind.DIARIZER)),
+        VadStage(bind(BackendKind.VAD), chunk_seconds=config.vad_chunk_seconds),
+        DiarizeStage(bind(BackendKind.DIARIZER), chunk_seconds=config.diarize_chunk_seconds),
         TranscribeStage(transcriber, chunk_seconds=config.transcribe_chunk_seconds),
         TranslateStage(bind(BackendKind.TRANSLATOR), n_best=config.n_best),
         SynthesizeStage(bind(BackendKind.SYNTHESIZER)),

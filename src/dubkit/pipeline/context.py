@@ -40,15 +40,15 @@ class StageContext:
     request: RunRequest
     work_dir: Path
     run_dir: Path
-    _report: Callable[[float, str], None]
+    _report: Callable[[float, str, float | None], None]
     _cancel: CancelToken
     _units: Callable[[str], UnitCache]
     retries: int = 1
     issues: list[SegmentIssue] = attrs.field(factory=list)
 
-    def progress(self, fraction: float, message: str = "") -> None:
-        """Report how far the stage is (0.0-1.0)."""
-        self._report(min(1.0, max(0.0, fraction)), message)
+    def progress(self, fraction: float, message: str = "", *, eta_seconds: float | None = None) -> None:
+        """Report how far the stage is (0.0-1.0) and, when known, the seconds it has left."""
+        self._report(min(1.0, max(0.0, fraction)), message, eta_seconds)
 
     def check_cancelled(self) -> None:
         """Raise `dubkit.errors.CancelledError` if the run was cancelled; call between units.
@@ -69,10 +69,11 @@ class StageContext:
         started = time.monotonic()
         for i, item in enumerate(seq):
             self.check_cancelled()
-            elapsed = time.monotonic() - started
+            left = (time.monotonic() - started) / i * (count - i) if i else None
             self.progress(
                 i / count if count else 1.0,
-                f"{label} {i + 1}/{count}" + (f", ~{elapsed / i * (count - i):.0f}s left" if i else ""),
+                f"{label} {i + 1}/{count}" + (f", ~{left:.0f}s left" if left is not None else ""),
+                eta_seconds=left,
             )
             yield item
         self.progress(1.0, f"{count} {label}s")

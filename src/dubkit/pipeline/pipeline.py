@@ -284,9 +284,14 @@ class Pipeline:
         hook: ProgressHook,
         token: CancelToken,
     ) -> StageReport:
-        def emit(fraction: float, message: str = "", state: ProgressState = ProgressState.RUNNING) -> None:
+        def emit(
+            fraction: float,
+            message: str = "",
+            eta_seconds: float | None = None,
+            state: ProgressState = ProgressState.RUNNING,
+        ) -> None:
             try:
-                hook(ProgressEvent(stage.name, fraction, message, state, index, total))
+                hook(ProgressEvent(stage.name, fraction, message, state, index, total, eta_seconds))
             except Exception:  # a broken progress hook must never break a dub
                 logger.exception("progress hook failed")
 
@@ -299,12 +304,12 @@ class Pipeline:
         cached = store.load(stage.name, key, stage.output.type)
         if cached is not None:
             value, digest = cached
-            emit(1.0, "cached", ProgressState.SKIPPED)
+            emit(1.0, "cached", state=ProgressState.SKIPPED)
             artifacts.set(stage.output, value)
             digests[stage.output.name] = digest
             return StageReport(stage.name, key, 0.0, cached=True)
 
-        emit(0.0, "", ProgressState.STARTED)
+        emit(0.0, "", state=ProgressState.STARTED)
         work_dir = store.begin(stage.name, key)
         ctx = StageContext(
             stage=stage.name,
@@ -320,10 +325,10 @@ class Pipeline:
         try:
             value = stage.run(ctx, artifacts)
         except (DubkitError, CancelledError) as exc:
-            emit(0.0, str(exc), ProgressState.FAILED)
+            emit(0.0, str(exc), state=ProgressState.FAILED)
             raise
         except Exception as exc:
-            emit(0.0, str(exc), ProgressState.FAILED)
+            emit(0.0, str(exc), state=ProgressState.FAILED)
             raise StageError(stage.name, f"{type(exc).__name__}: {exc}") from exc
         finally:
             if self.release_backends:
@@ -332,7 +337,7 @@ class Pipeline:
         digest = store.commit(stage.name, key, value)
         artifacts.set(stage.output, value)
         digests[stage.output.name] = digest
-        emit(1.0, f"{seconds:.1f}s", ProgressState.FINISHED)
+        emit(1.0, f"{seconds:.1f}s", state=ProgressState.FINISHED)
         return StageReport(stage.name, key, seconds, cached=False, issues=tuple(ctx.issues))
 
     def _backends(self, request: RunRequest) -> dict[str, BackendChoice]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import concurrent.futures
+import threading
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from functools import partial
 from typing import Any
 
@@ -18,6 +21,34 @@ from dubkit.pipeline.keys import SYNTHESIS, TRANSCRIPT, TRANSLATION
 from dubkit.pipeline.stage import Artifacts, BaseStage, RunRequest
 
 __all__ = ["AlternativeOptions", "SynthesizeStage", "assign_voices"]
+
+
+#: Lines voiced at once when the synthesizer allows concurrent calls (its ``concurrent_calls``).
+_MAX_WORKERS = 2
+
+
+def _concurrent_calls(synthesizer: object) -> int:
+    """How many ``synthesize`` calls a synthesizer takes at once: its ``concurrent_calls``, else 1.
+
+    An optional attribute a backend sets when its calls share nothing (espeak-ng: a process each).
+    """
+    value = getattr(synthesizer, "concurrent_calls", 1)
+    return value if isinstance(value, int) and value > 0 else 1
+
+
+class _KeyLocks:
+    """One lock per cache key, so that two lines with the same voice and text are voiced once."""
+
+    def __init__(self) -> None:
+        self._guard = threading.Lock()
+        self._locks: dict[str, threading.Lock] = {}
+
+    @contextmanager
+    def hold(self, key: str) -> Iterator[None]:
+        with self._guard:
+            lock = self._locks.setdefault(key, threading.Lock())
+        with lock:
+            yield
 
 
 @attrs.frozen
@@ -111,18 +142,38 @@ class SynthesizeStage(BaseStage[Synthesis]):
         voices = assign_voices(transcript.speakers, offered, dict(ctx.request.voice_edits))
         speaker_of = {s.id: s.speaker for s in transcript.segments}
         windows = _windows(transcript.segments, self.alternatives.min_gap)
-        clips: list[Clip] = []
-        alternatives: list[Clip] = []
         todo = [s for s in translation.segments if s.text.strip()]
-        for seg in ctx.each(todo, label="line"):
+        locks = _KeyLocks()
+
+        def line(seg: TranslatedSegment) -> tuple[Clip | None, list[Clip]]:
             voice = voices.get(speaker_of.get(seg.segment_id, ""), offered[0])
-            clip = ctx.attempt(seg.segment_id, partial(self._clip, ctx, seg.segment_id, seg.text, voice, 0))
+            work = partial(self._clip, ctx, locks, seg.segment_id, seg.text, voice=voice, candidate=0)
+            clip = ctx.attempt(seg.segment_id, work)
             if clip is None:
-                continue
-            clips.append(clip)
+                return None, []
             window = windows.get(seg.segment_id, clip.duration)
             if clip.duration > window * self.alternatives.comfort:
-                alternatives += self._alternatives(ctx, seg, clip, window)
+                return clip, self._alternatives(ctx, locks, seg, clip, window)
+            return clip, []
+
+        clips: list[Clip] = []
+        alternatives: list[Clip] = []
+        workers = min(_MAX_WORKERS, _concurrent_calls(self.synthesizer.instance), max(1, len(todo)))
+        # Lines are voiced ``workers`` at a time (each line with its alternatives on one thread) and
+        # collected in order, so the result does not depend on which finishes first.
+        pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synthesize")
+        try:
+            futures = [pool.submit(line, seg) for seg in todo]
+            for future in ctx.each(futures, label="line"):
+                clip, extra = future.result()
+                if clip is not None:
+                    clips.append(clip)
+                    alternatives += extra
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
+        # Issues in line order, as a one-at-a-time run records them.
+        order = {seg.segment_id: index for index, seg in enumerate(todo)}
+        ctx.issues.sort(key=lambda issue: order.get(issue.segment_id, -1))
         return Synthesis(
             clips=tuple(clips),
             voices=tuple(voices.items()),
@@ -131,7 +182,7 @@ class SynthesizeStage(BaseStage[Synthesis]):
         )
 
     def _alternatives(
-        self, ctx: StageContext, seg: TranslatedSegment, first: Clip, window: float
+        self, ctx: StageContext, locks: _KeyLocks, seg: TranslatedSegment, first: Clip, window: float
     ) -> list[Clip]:
         """Shorter candidates first; then faster rates of the shortest text; stop once one is comfortable."""
         out: list[Clip] = []
@@ -141,7 +192,8 @@ class SynthesizeStage(BaseStage[Synthesis]):
         best = first
         for index, text in texts:
             clip = ctx.attempt(
-                seg.segment_id, partial(self._clip, ctx, seg.segment_id, text, first.voice, index)
+                seg.segment_id,
+                partial(self._clip, ctx, locks, seg.segment_id, text, voice=first.voice, candidate=index),
             )
             if clip is not None:
                 out.append(clip)
@@ -151,7 +203,10 @@ class SynthesizeStage(BaseStage[Synthesis]):
         for factor in self.alternatives.rates:
             voice = attrs.evolve(best.voice, rate=round(best.voice.rate * factor, 4))
             clip = ctx.attempt(
-                seg.segment_id, partial(self._clip, ctx, seg.segment_id, best.text, voice, best.candidate)
+                seg.segment_id,
+                partial(
+                    self._clip, ctx, locks, seg.segment_id, best.text, voice=voice, candidate=best.candidate
+                ),
             )
             if clip is not None:
                 out.append(clip)
@@ -159,16 +214,19 @@ class SynthesizeStage(BaseStage[Synthesis]):
                     break
         return out
 
-    def _clip(self, ctx: StageContext, segment_id: str, text: str, voice: Voice, candidate: int) -> Clip:
+    def _clip(
+        self, ctx: StageContext, locks: _KeyLocks, segment_id: str, text: str, *, voice: Voice, candidate: int
+    ) -> Clip:
         cache = ctx.units()
         key = stable_hash({"b": self.synthesizer.fingerprint(), "v": attrs.asdict(voice), "t": text})
-        meta = cache.get(key, _ClipMeta)
         final = cache.path(key, ".wav")
-        if meta is None or not final.is_file():
-            with cache.writing(key, ".wav") as tmp:
-                audio = self.synthesizer.get().synthesize(text, voice, tmp)
-            meta = _ClipMeta(duration=audio.duration, sample_rate=audio.sample_rate)
-            cache.put(key, meta)
+        with locks.hold(key):
+            meta = cache.get(key, _ClipMeta)
+            if meta is None or not final.is_file():
+                with cache.writing(key, ".wav") as tmp:
+                    audio = self.synthesizer.get().synthesize(text, voice, tmp)
+                meta = _ClipMeta(duration=audio.duration, sample_rate=audio.sample_rate)
+                cache.put(key, meta)
         return Clip(
             segment_id=segment_id,
             path=final,

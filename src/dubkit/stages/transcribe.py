@@ -26,8 +26,9 @@ from dubkit.pipeline.cache import hash_file, stable_hash
 from dubkit.pipeline.context import StageContext
 from dubkit.pipeline.keys import AUDIO, SPEAKERS, SPEECH, TRANSCRIPT
 from dubkit.pipeline.stage import Artifacts, BaseStage, RunRequest
+from dubkit.stages.chunking import chunk_regions
 
-__all__ = ["TranscribeStage", "chunk_regions", "merge_repeated_lines"]
+__all__ = ["TranscribeStage", "merge_repeated_lines"]
 
 _REPEAT_MAX_GAP = 1.0
 _REPEAT_MIN_WORDS = 4
@@ -68,25 +69,6 @@ def merge_repeated_lines(
                 continue
         merged.append(seg)
     return merged
-
-
-def chunk_regions(regions: Sequence[SpeechRegion], chunk_seconds: float) -> list[tuple[SpeechRegion, ...]]:
-    """Consecutive regions grouped into chunks spanning at most ``chunk_seconds`` of the timeline.
-
-    A chunk is cut only between two regions; a region longer than ``chunk_seconds`` is a chunk alone.
-
-    Raises:
-        ValueError: ``chunk_seconds`` is not positive.
-    """
-    if chunk_seconds <= 0:
-        raise ValueError(f"chunk_seconds must be positive, got {chunk_seconds}")
-    chunks: list[list[SpeechRegion]] = []
-    for region in sorted(regions, key=lambda r: (r.start, r.end)):
-        if chunks and region.end - chunks[-1][0].start <= chunk_seconds:
-            chunks[-1].append(region)
-        else:
-            chunks.append([region])
-    return [tuple(chunk) for chunk in chunks]
 
 
 class TranscribeStage(BaseStage[Transcript]):

@@ -1,0 +1,48 @@
+"""The vad stage: long tracks detected chunk by chunk, cut at silences, each chunk a checkpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dubkit import PipelineConfig, build_pipeline
+from dubkit.models import SpeechRegion
+from dubkit.pipeline import Pipeline
+from dubkit.pipeline.keys import SPEECH
+from dubkit.testing import SampleVideo
+
+from .chunk_runs import kill_and_resume
+
+
+def _regions(
+    sample: SampleVideo, run_dir: Path, *, vad: str, chunk_seconds: float
+) -> tuple[SpeechRegion, ...]:
+    """The first four stages (probe to vad) of a pipeline whose VAD reads ``chunk_seconds`` at a time."""
+    config = PipelineConfig(vad=vad, diarizer="single", vad_chunk_seconds=chunk_seconds)
+    with build_pipeline(config) as full, Pipeline(full.stages[:4]) as pipeline:
+        result = pipeline.run(sample.path, to="es", source_language="en", run_dir=run_dir)
+    return tuple(result.artifacts[SPEECH].regions)
+
+
+def test_a_dub_killed_during_vad_resumes_at_the_last_finished_chunk(
+    tmp_path: Path, sample: SampleVideo
+) -> None:
+    kill_and_resume("vad", sample, tmp_path, 6.0)
+
+
+@pytest.mark.parametrize("vad", ["silero", "energy"])
+def test_chunked_detection_finds_the_regions_of_a_whole_file_pass(
+    tmp_path: Path, sample: SampleVideo, vad: str
+) -> None:
+    whole = _regions(sample, tmp_path / "whole", vad=vad, chunk_seconds=3600.0)
+    chunked = _regions(sample, tmp_path / "chunked", vad=vad, chunk_seconds=10.0)
+    assert len(list((tmp_path / "chunked" / "units" / "vad").glob("*.json"))) >= 2, "several chunks"
+    # Cut at silences, the chunks find the same regions (to tens of milliseconds); every line is heard.
+    assert len(chunked) == len(whole)
+    for a, b in zip(chunked, whole, strict=True):
+        assert abs(a.start - b.start) < 0.1
+        assert abs(a.end - b.end) < 0.1
+    for line in sample.lines:
+        heard = sum(max(0.0, min(r.end, line.end) - max(r.start, line.start)) for r in chunked)
+        assert heard >= 0.8 * (line.end - line.start)
