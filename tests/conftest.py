@@ -6,6 +6,8 @@ test that never ran. ``nox -s tests-core`` (no extras) does not, and skips the b
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 
 
@@ -20,3 +22,14 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             reporter.write_line(f"--fail-on-skip: {len(skipped)} test(s) were skipped", red=True)
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A real S3 endpoint (moto's server on loopback) with the bucket ``local_services.BUCKET``."""
+    pytest.importorskip("boto3")
+    pytest.importorskip("moto.server")
+    from local_services import moto_s3
+
+    with moto_s3() as endpoint:
+        yield endpoint

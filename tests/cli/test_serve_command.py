@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -11,6 +10,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from local_services import free_port
 from typer.testing import CliRunner
 
 from dubkit.cli import app
@@ -57,12 +57,6 @@ def test_a_keyless_server_refuses_a_public_address(tmp_path: Path, monkeypatch: 
 )
 def test_loopback_hosts(host: str, loopback: bool) -> None:
     assert is_loopback(host) is loopback
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def test_serve_starts_uvicorn_and_answers(tmp_path: Path) -> None:

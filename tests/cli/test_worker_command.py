@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 
 import pytest
+from local_services import redis_server
 from typer.testing import CliRunner
 
 from dubkit.cli import app
@@ -18,10 +19,6 @@ from dubkit.jobs import JobStore
 from dubkit.models.job import JobStatus
 from dubkit.storage import FsspecStorage, job_key
 from dubkit.testing import make_sample_video
-
-sys.path.insert(0, str(Path(__file__).parents[1] / "jobs"))  # the Redis helper of the job tests
-
-from redis_server import redis_server
 
 STANDIN_CONFIG = {
     "vad": "energy",

@@ -59,20 +59,11 @@ def make_job(job_id: str, owner: str = "alice", *, created: datetime | None = No
     return JobRecord.model_validate(fields)
 
 
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """A real S3 endpoint (moto in server mode), shared by the session."""
-    from s3_server import s3_server
-
-    with s3_server() as endpoint:
-        yield endpoint
-
-
 @pytest.fixture(params=["local", "s3"])
 def storage(request: pytest.FixtureRequest, tmp_path: Path) -> FsspecStorage:
     """Job storage on local disk, then on the S3 endpoint: the runner tests run on both."""
     if request.param == "local":
         return FsspecStorage(str(tmp_path / "storage"))
-    from s3_server import s3_storage
+    from local_services import s3_storage
 
     return s3_storage(request.getfixturevalue("s3_endpoint"))

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from local_services import redis_server
 
 pytest.importorskip("dramatiq")  # the distributed extra
 
@@ -27,7 +28,6 @@ from dubkit.testing import make_sample_video
 
 from .chaos_harness import in_stage_at_kill, run_jobs
 from .distributed_backends import config
-from .redis_server import redis_server
 
 JOBS = 60
 OUTPUT_NAMES = ["talk.es.dub.json", "talk.es.mp4", "talk.es.srt", "talk.es.vtt"]

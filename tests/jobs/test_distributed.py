@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from local_services import redis_server
 
 dramatiq = pytest.importorskip("dramatiq")  # the distributed extra
 
@@ -26,7 +27,6 @@ from dubkit.models.job import JobRecord, JobStatus
 from dubkit.storage import FsspecStorage, job_key, job_prefix
 from dubkit.testing import SampleVideo, make_sample_video
 
-from .redis_server import redis_server
 from .worker_procs import Workers
 
 OWNER = "alice"

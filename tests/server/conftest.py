@@ -13,7 +13,6 @@ Fixtures (shared with the browser test, tests/server/test_browser.py):
 
 from __future__ import annotations
 
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +23,7 @@ import attrs
 import httpx
 import pytest
 import uvicorn
+from local_services import free_port
 
 from dubkit.server import ServerSettings, create_app, hash_api_key
 from dubkit.testing import SampleVideo, make_sample_video
@@ -31,12 +31,6 @@ from dubkit.testing import SampleVideo, make_sample_video
 from .fast_backends import TranscribeGate, job_pipelines, make_registry
 
 TIMEOUT = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @attrs.define

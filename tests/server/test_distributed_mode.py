@@ -11,10 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from local_services import redis_server
 
 from dubkit.testing import SampleVideo
 
-from ..jobs.redis_server import redis_server  # noqa: TID252 - the suite's Redis helper
 from .conftest import LiveServer
 from .helpers import SocketReader, upload_job, wait_finished, ws_url
 

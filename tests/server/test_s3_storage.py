@@ -2,47 +2,16 @@
 
 from __future__ import annotations
 
-import socket
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
-import boto3
 import httpx
-import pytest
-from moto.server import ThreadedMotoServer
+from local_services import BUCKET
 
 from dubkit.testing import SampleVideo
 
 from .conftest import LiveServer
 from .helpers import upload_job, wait_finished
-
-BUCKET = "dubkit-server-test"
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def s3_endpoint() -> Iterator[str]:
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=free_port(), verbose=False)
-    server.start()
-    endpoint = f"http://127.0.0.1:{server._port}"
-    try:
-        client = boto3.client(
-            "s3",
-            endpoint_url=endpoint,
-            aws_access_key_id="testing",
-            aws_secret_access_key="testing",
-            region_name="us-east-1",
-        )
-        client.create_bucket(Bucket=BUCKET)
-        yield endpoint
-    finally:
-        server.stop()
 
 
 def test_download_redirects_to_a_presigned_url(

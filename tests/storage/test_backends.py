@@ -8,11 +8,10 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from local_services import BUCKET, s3_options
 
 from dubkit.errors import StorageError
 from dubkit.storage import FsspecStorage, S3Options
-
-from .conftest import BUCKET
 
 CRASH = """
 import os, sys
@@ -48,7 +47,7 @@ def test_local_root_as_plain_path(tmp_path: Path) -> None:
 
 
 def test_presigned_url_is_fetchable_over_http(s3_endpoint: str) -> None:
-    options = S3Options(endpoint_url=s3_endpoint, key="testing", secret="testing", region="us-east-1")
+    options = s3_options(s3_endpoint)
     storage = FsspecStorage(f"s3://{BUCKET}/presign", s3=options)
     with storage.open_write("alice/j1/output.mp4") as out:
         out.write(b"dubbed video bytes")
@@ -67,7 +66,7 @@ def test_bad_configuration_is_a_storage_error(s3_endpoint: str) -> None:
         FsspecStorage("ftp://example.com/x")
     with pytest.raises(StorageError, match="not s3"):
         FsspecStorage("memory://x", s3=S3Options(endpoint_url=s3_endpoint))
-    options = S3Options(endpoint_url=s3_endpoint, key="testing", secret="testing", region="us-east-1")
+    options = s3_options(s3_endpoint)
     missing = FsspecStorage("s3://no-such-bucket/x", s3=options)
     with pytest.raises(StorageError) as info, missing.open_write("a/b") as out:
         out.write(b"data")
