@@ -14,14 +14,14 @@ from typing import BinaryIO
 from dubkit.errors import CorruptMediaError, NotMediaError
 from dubkit.models.media import AudioFile
 
-__all__ = ["default_layout", "read_wav_info"]
+__all__ = ["CHANNEL_MASKS", "default_layout", "read_wav_info"]
 
 _EXTENSIBLE = 0xFFFE
 _FORMATS = {1: "pcm", 3: "float", _EXTENSIBLE: "extensible"}
 _MAX_CHUNKS = 64
 
 #: WAVE_FORMAT_EXTENSIBLE channel masks and ffmpeg's names for them.
-_MASKS = {
+CHANNEL_MASKS = {
     0x4: "mono",
     0x3: "stereo",
     0xB: "2.1",
@@ -104,7 +104,7 @@ def read_wav_info(path: os.PathLike[str] | str) -> AudioFile:
     data_offset, data_size = chunks[b"data"]
     data_size = min(data_size, max(0, file_size - data_offset))
     frames = data_size // block_align
-    layout = _MASKS.get(mask) if mask else default_layout(channels)
+    layout = CHANNEL_MASKS.get(mask) if mask else default_layout(channels)
     if layout is not None and mask and bin(mask).count("1") != channels:
         layout = default_layout(channels)
     return AudioFile(

@@ -10,13 +10,13 @@ from __future__ import annotations
 import struct
 
 from dubkit.errors import ConfigError
-from dubkit.media.wav import _MASKS
+from dubkit.media.wav import CHANNEL_MASKS
 
 __all__ = ["SAMPLE_CODECS", "wav_header"]
 
 #: Codecs the header can describe: (format tag of the sub-format, bits per sample).
 SAMPLE_CODECS = {"pcm_s16le": (1, 16), "pcm_f32le": (3, 32)}
-_LAYOUT_MASKS = {name: mask for mask, name in _MASKS.items()}
+_LAYOUT_MASKS = {name: mask for mask, name in CHANNEL_MASKS.items()}
 _GUID_TAIL = b"\x00\x00\x00\x00\x10\x00\x80\x00\x00\xaa\x00\x38\x9b\x71"
 _RIFF_LIMIT = 0xFFFFFFFF
 
