@@ -97,6 +97,61 @@ def test_chunks_channels_and_sources_add_up(model_file: Path, tmp_path: Path) ->
     np.testing.assert_allclose(background, 0.6 * mix, atol=1.5)
 
 
+class CountingSeparator(DemucsSeparator):
+    """Counts the chunks it separates."""
+
+    chunks = 0
+
+    def _separate_block(self, *args: Any) -> Any:
+        type(self).chunks += 1
+        return super()._separate_block(*args)
+
+
+def test_a_separation_killed_half_way_resumes_after_its_last_finished_chunk(
+    model_file: Path, tmp_path: Path
+) -> None:
+    audio = write_tone_wav(tmp_path / "in.wav", seconds=4.0, rate=44100, channels=2)
+    options = fast(model_file, chunk_seconds=0.8, crossfade_seconds=0.2)  # 0.6 s steps: 7 chunks
+    CountingSeparator.chunks = 0
+    with CountingSeparator(options) as separator:
+        clean = separator.separate_resumably(audio, tmp_path / "clean", tmp_path / "clean-checkpoint")
+    total = CountingSeparator.chunks
+    assert total >= 5
+
+    argv = [sys.executable, str(Path(__file__).with_name("demucs_kill_worker.py")), str(model_file)]
+    run = [*argv, str(audio.path), str(tmp_path / "out"), str(tmp_path / "checkpoint"), "4"]
+    killed = subprocess.run(run, capture_output=True, text=True, timeout=300, check=False)
+    assert killed.returncode == -9, killed.stderr
+    assert not (tmp_path / "out" / "voice.wav").exists()
+
+    CountingSeparator.chunks = 0
+    with CountingSeparator(options) as separator:
+        resumed = separator.separate_resumably(audio, tmp_path / "out", tmp_path / "checkpoint")
+    assert CountingSeparator.chunks == total - 3  # the three checkpointed chunks were not separated again
+    assert resumed.voice is not None and resumed.background is not None
+    assert clean.voice is not None and clean.background is not None
+    assert resumed.voice.path.read_bytes() == clean.voice.path.read_bytes()
+    assert resumed.background.path.read_bytes() == clean.background.path.read_bytes()
+    assert not list((tmp_path / "checkpoint").glob("*.json")), "a finished separation leaves no resume point"
+
+
+def test_a_checkpoint_of_another_input_is_not_resumed(model_file: Path, tmp_path: Path) -> None:
+    options = fast(model_file, chunk_seconds=0.8, crossfade_seconds=0.2)
+    first = write_tone_wav(tmp_path / "a.wav", seconds=3.0, rate=44100, channels=2, frequency=220.0)
+    second = write_tone_wav(tmp_path / "b.wav", seconds=3.0, rate=44100, channels=2, frequency=330.0)
+    argv = [sys.executable, str(Path(__file__).with_name("demucs_kill_worker.py")), str(model_file)]
+    run = [*argv, str(first.path), str(tmp_path / "out"), str(tmp_path / "checkpoint"), "3"]
+    assert subprocess.run(run, capture_output=True, timeout=300, check=False).returncode == -9
+    CountingSeparator.chunks = 0
+    with CountingSeparator(options) as separator:
+        resumed = separator.separate_resumably(second, tmp_path / "out", tmp_path / "checkpoint")
+        total = CountingSeparator.chunks
+        fresh = separator.separate(second, tmp_path / "fresh")
+    assert total == CountingSeparator.chunks - total  # every chunk of the new input was separated
+    assert resumed.voice is not None and fresh.voice is not None
+    assert resumed.voice.path.read_bytes() == fresh.voice.path.read_bytes()
+
+
 def test_loads_by_name_from_a_local_repo(model_file: Path, tmp_path: Path) -> None:
     repo = tmp_path / "repo"
     repo.mkdir()
@@ -153,3 +208,22 @@ def test_an_import_failure_carries_the_install_hint(monkeypatch: pytest.MonkeyPa
     with pytest.raises(BackendUnavailableError) as info:
         DemucsSeparator().load()
     assert info.value.install == "pip install 'dubkit[demucs]'"
+
+
+def test_a_resumed_writer_cuts_off_frames_written_after_the_checkpoint(tmp_path: Path) -> None:
+    partial = tmp_path / "checkpoint" / "voice.wav.part"
+    first = WavWriter(tmp_path / "voice.wav", 8000, 1, partial=partial)
+    first.write(np.full((1, 100), 0.25, dtype=np.float32))
+    first.sync()  # the checkpoint counts 100 frames...
+    first.write(np.full((1, 50), -0.5, dtype=np.float32))  # ...then the process dies mid-chunk
+    first.abort(keep=True)
+    resumed = WavWriter(tmp_path / "voice.wav", 8000, 1, partial=partial, resume_frames=100)
+    resumed.write(np.full((1, 20), 0.5, dtype=np.float32))
+    audio = resumed.close()
+    rate, channels, data = read(audio.path)
+    assert (rate, channels, data.shape[0]) == (8000, 1, 120)
+    assert set(data[:100, 0].tolist()) == {round(0.25 * 32767)}
+    assert set(data[100:, 0].tolist()) == {round(0.5 * 32767)}
+    assert not partial.exists()
+    with pytest.raises(ValueError, match="fewer than"):
+        WavWriter(tmp_path / "x.wav", 8000, 1, partial=tmp_path / "x.part", resume_frames=10).close()

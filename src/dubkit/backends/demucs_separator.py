@@ -15,6 +15,9 @@ the background is the sum of the other sources.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import os
 import struct
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -25,6 +28,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dubkit.backends.base import BaseSeparator
+from dubkit.backends.stem_checkpoint import ResumePoint, StemCheckpoint
 from dubkit.errors import BackendRuntimeError, BackendUnavailableError, CorruptMediaError
 from dubkit.models.media import AudioFile, Stems
 
@@ -103,15 +107,54 @@ class WavReader:
 
 
 class WavWriter:
-    """Streams frames into a 16-bit PCM or 32-bit float WAV; written under a temp name, renamed on close."""
+    """Streams frames into a 16-bit PCM or 32-bit float WAV; written under a temp name, renamed on close.
 
-    def __init__(self, path: Path, sample_rate: int, channels: int, *, float32: bool = False) -> None:
+    Args:
+        path: The finished file.
+        sample_rate: Hz.
+        channels: Channel count.
+        float32: 32-bit float samples rather than 16-bit PCM.
+        partial: Where the file is written until `close` (default: ``path`` + ``.part``).
+        resume_frames: Continue a ``partial`` file left by an earlier writer after its first
+            ``resume_frames`` frames (anything after them is cut off); ``None`` starts afresh.
+
+    Raises:
+        ValueError: ``resume_frames`` is given but the partial file holds fewer frames (or is missing).
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        sample_rate: int,
+        channels: int,
+        *,
+        float32: bool = False,
+        partial: Path | None = None,
+        resume_frames: int | None = None,
+    ) -> None:
         self.path, self.sample_rate, self.channels, self.float32 = path, sample_rate, channels, float32
         self.frames = 0
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._tmp = path.with_name(path.name + ".part")
-        self._file: BinaryIO = self._tmp.open("wb")
-        self._file.write(self._header(0))
+        self._tmp = partial or path.with_name(path.name + ".part")
+        self._tmp.parent.mkdir(parents=True, exist_ok=True)
+        block = (4 if float32 else 2) * channels
+        header = len(self._header(0))
+        if resume_frames is not None:
+            size = self._tmp.stat().st_size if self._tmp.is_file() else -1
+            if size < header + resume_frames * block:
+                raise ValueError(f"{self._tmp.name} holds fewer than {resume_frames} frames")
+            self._file: BinaryIO = self._tmp.open("r+b")
+            self._file.truncate(header + resume_frames * block)
+            self._file.seek(0, 2)
+            self.frames = resume_frames
+        else:
+            self._file = self._tmp.open("wb")
+            self._file.write(self._header(0))
+
+    def sync(self) -> None:
+        """Flush what was written to the disk (a checkpoint can then count on it)."""
+        self._file.flush()
+        os.fsync(self._file.fileno())
 
     def _header(self, data_bytes: int) -> bytes:
         width = 4 if self.float32 else 2
@@ -154,10 +197,11 @@ class WavWriter:
         self._tmp.replace(self.path)
         return AudioFile(self.path, self.sample_rate, self.channels, self.frames / self.sample_rate)
 
-    def abort(self) -> None:
-        """Drop the partial file."""
+    def abort(self, *, keep: bool = False) -> None:
+        """Stop writing; drop the partial file unless ``keep`` (a checkpoint will resume it)."""
         self._file.close()
-        self._tmp.unlink(missing_ok=True)
+        if not keep:
+            self._tmp.unlink(missing_ok=True)
 
 
 def _channel_groups(channels: int, width: int) -> Iterator[list[int]]:
@@ -257,19 +301,46 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
             CorruptMediaError: the input is not a WAV file dubkit can read.
             BackendRuntimeError: separation failed.
         """
+        return self._separate(audio, out_dir, None)
+
+    def separate_resumably(self, audio: AudioFile, out_dir: Path, checkpoint_dir: Path) -> Stems:
+        """`separate`, keeping a checkpoint after every chunk in ``checkpoint_dir``.
+
+        A call that finds a checkpoint of the same input and settings there (a run killed half way)
+        continues after its last finished chunk; the stems equal an uninterrupted run's when the model is
+        deterministic (``shifts=0``: demucs's random shifts differ between runs anyway).
+
+        Raises:
+            CorruptMediaError: the input is not a WAV file dubkit can read.
+            BackendRuntimeError: separation failed.
+        """
+        fingerprint = hashlib.sha256(
+            json.dumps([attrs.asdict(self.options), _file_digest(audio.path)], default=str).encode()
+        ).hexdigest()
+        return self._separate(audio, out_dir, StemCheckpoint(checkpoint_dir, fingerprint))
+
+    def _separate(self, audio: AudioFile, out_dir: Path, checkpoint: StemCheckpoint | None) -> Stems:
         self.load()
         src = WavReader(audio.path)
         opts = self.options
         scale = self._scale(src)
-        voice = WavWriter(out_dir / "voice.wav", src.sample_rate, src.channels, float32=src.is_float)
-        background = WavWriter(
-            out_dir / "background.wav", src.sample_rate, src.channels, float32=src.is_float
+        point = checkpoint.load() if checkpoint is not None else None
+        voice, background = (
+            WavWriter(
+                out_dir / f"{stem}.wav",
+                src.sample_rate,
+                src.channels,
+                float32=src.is_float,
+                partial=checkpoint.partial(stem) if checkpoint is not None else None,
+                resume_frames=point.written if point is not None else None,
+            )
+            for stem in ("voice", "background")
         )
         try:
             chunk = max(1, int(opts.chunk_seconds * src.sample_rate))
             fade = min(int(opts.crossfade_seconds * src.sample_rate), chunk // 4)
-            tails: tuple[F32, F32] | None = None
-            pos = 0
+            tails = point.tails if point is not None else None
+            pos = point.position if point is not None else 0
             while pos < src.frames:
                 n = min(chunk, src.frames - pos)
                 v, b = self._separate_block(src.read(pos, n), src.sample_rate, scale)
@@ -285,17 +356,24 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
                 background.write(b[:, : n - fade])
                 tails = (v[:, n - fade :], b[:, n - fade :])
                 pos += n - fade
+                if checkpoint is not None:
+                    voice.sync()
+                    background.sync()
+                    checkpoint.save(ResumePoint(pos, voice.frames, tails))
         except (RuntimeError, ValueError) as exc:
-            voice.abort()
-            background.abort()
+            voice.abort(keep=checkpoint is not None)
+            background.abort(keep=checkpoint is not None)
             raise BackendRuntimeError(
                 f"demucs failed on {audio.path.name}: {exc}", kind=_KIND, name=_NAME, unit=audio.path.name
             ) from exc
         except BaseException:
-            voice.abort()
-            background.abort()
+            voice.abort(keep=checkpoint is not None)
+            background.abort(keep=checkpoint is not None)
             raise
-        return Stems(voice=voice.close(), background=background.close())
+        stems = Stems(voice=voice.close(), background=background.close())
+        if checkpoint is not None:
+            checkpoint.clear()
+        return stems
 
     def _scale(self, src: WavReader) -> float:
         """Standard deviation of the mono mix (demucs normalises its input by it), read block by block."""
@@ -344,6 +422,15 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
             voice = self._resample(voice, model.samplerate, rate)
             background = self._resample(background, model.samplerate, rate)
         return _fit(voice.numpy(), frames), _fit(background.numpy(), frames)
+
+
+def _file_digest(path: Path) -> str:
+    """SHA-256 of a file, read a megabyte at a time."""
+    digest = hashlib.sha256()
+    with path.open("rb") as f:
+        while block := f.read(1 << 20):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def _fit(block: npt.NDArray[Any], frames: int) -> F32:

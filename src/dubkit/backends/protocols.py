@@ -39,6 +39,7 @@ __all__ = [
     "BackendKind",
     "Diarizer",
     "LinkableDiarizer",
+    "ResumableSeparator",
     "Separator",
     "Synthesizer",
     "Transcriber",
@@ -115,6 +116,19 @@ class Separator(Backend, Protocol):
 
     def separate(self, audio: AudioFile, out_dir: Path) -> Stems:
         """Write the stems into ``out_dir`` and describe them."""
+        ...
+
+
+@runtime_checkable
+class ResumableSeparator(Separator, Protocol):
+    """A separator that keeps checkpoints while it works (optional).
+
+    The separate stage gives it a folder that outlives a crashed attempt: a run killed half way through
+    a long separation resumes after the last chunk it finished rather than from the start.
+    """
+
+    def separate_resumably(self, audio: AudioFile, out_dir: Path, checkpoint_dir: Path) -> Stems:
+        """`Separator.separate`, keeping in ``checkpoint_dir`` what a later call needs to resume."""
         ...
 
 
