@@ -29,6 +29,7 @@ import numpy.typing as npt
 
 from dubkit.backends.base import BaseSeparator
 from dubkit.backends.stem_checkpoint import ResumePoint, StemCheckpoint
+from dubkit.digests import file_sha256
 from dubkit.errors import BackendRuntimeError, BackendUnavailableError, CorruptMediaError
 from dubkit.models.media import AudioFile, Stems
 
@@ -315,7 +316,7 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
             BackendRuntimeError: separation failed.
         """
         fingerprint = hashlib.sha256(
-            json.dumps([attrs.asdict(self.options), _file_digest(audio.path)], default=str).encode()
+            json.dumps([attrs.asdict(self.options), file_sha256(audio.path)], default=str).encode()
         ).hexdigest()
         return self._separate(audio, out_dir, StemCheckpoint(checkpoint_dir, fingerprint))
 
@@ -422,15 +423,6 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
             voice = self._resample(voice, model.samplerate, rate)
             background = self._resample(background, model.samplerate, rate)
         return _fit(voice.numpy(), frames), _fit(background.numpy(), frames)
-
-
-def _file_digest(path: Path) -> str:
-    """SHA-256 of a file, read a megabyte at a time."""
-    digest = hashlib.sha256()
-    with path.open("rb") as f:
-        while block := f.read(1 << 20):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _fit(block: npt.NDArray[Any], frames: int) -> F32:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     else:
         from importlib.abc import Traversable
 
+from dubkit.digests import file_sha256
 from dubkit.errors import BackendUnavailableError
 
 __all__ = [
@@ -107,7 +108,7 @@ def assemble_packaged_model(model_dir: Path | None = None, *, verify: bool = Fal
     """
     target = model_dir if model_dir is not None else default_model_dir()
     if packaged_model_complete(target) and (
-        not verify or _sha256(target / "model.bin") == PACKAGED_MODEL_SHA256
+        not verify or file_sha256(target / "model.bin") == PACKAGED_MODEL_SHA256
     ):
         return target
     parts = [_data_dir(pkg) for pkg in _PART_PACKAGES]
@@ -179,11 +180,3 @@ def _copy(src: IO[bytes], dst: IO[bytes], update: Callable[[bytes], object] | No
         if update is not None:
             update(chunk)
     return size
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
-            digest.update(chunk)
-    return digest.hexdigest()

@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 import cattrs
 
 from dubkit.atomicfile import atomic_write_bytes, atomic_write_text, fsync_path
+from dubkit.digests import file_sha256
 from dubkit.errors import StorageError
 
 __all__ = ["ArtifactStore", "UnitCache", "hash_file", "stable_hash"]
@@ -47,13 +48,9 @@ def stable_hash(value: Any) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-def hash_file(path: Path, chunk: int = 1 << 20) -> str:
-    """SHA-256 of a file's content, read in chunks."""
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while block := handle.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()
+def hash_file(path: Path) -> str:
+    """SHA-256 of a file's content (`dubkit.digests.file_sha256`)."""
+    return file_sha256(path)
 
 
 def _make_converter(root: Path) -> cattrs.Converter:
