@@ -9,6 +9,8 @@ Fixtures (shared with the browser test, tests/server/test_browser.py):
   (``{"alice": ..., "bob": ...}``); send one as the ``X-API-Key`` header.
 * ``sample_video`` (session scope): a generated talk (`dubkit.testing.make_sample_video`), ~6 s with speech.
 * ``start_server``: a function that starts another `LiveServer` with given settings (stopped after the test).
+
+The servers have no per-owner job limit and no rate limits unless started with them (``UNLIMITED``).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ from dubkit.testing import SampleVideo, make_sample_video
 from .fast_backends import TranscribeGate, job_pipelines, make_registry
 
 TIMEOUT = 60.0
+UNLIMITED: dict[str, Any] = {"max_active_jobs_per_owner": 0, "upload_rate_limit": "", "api_rate_limit": ""}
+"""The test servers have no concurrency or rate limit unless a test asks for one."""
 
 
 @attrs.define
@@ -67,6 +71,8 @@ class LiveServer:
 def start_live_server(data_dir: Path, keys: dict[str, str] | None = None, **overrides: Any) -> LiveServer:
     """Start uvicorn in a thread on a free port; returns once it accepts connections."""
     keys = keys or {}
+    for name, value in UNLIMITED.items():
+        overrides.setdefault(name, value)
     settings = ServerSettings(
         data_dir=data_dir,
         api_keys=[hash_api_key(owner, key) for owner, key in keys.items()],

@@ -23,6 +23,7 @@ from playwright.sync_api import (
     ConsoleMessage,
     Page,
     Request,
+    Route,
     WebSocket,
     WebSocketRoute,
     expect,
@@ -341,5 +342,42 @@ def test_progress_falls_back_to_polling(
         expect(page.locator("#quality-table tbody tr").first).to_be_visible()
         expect(page.locator("#download-button")).to_be_enabled()
         watch.assert_clean()
+    finally:
+        context.close()
+
+
+def test_upload_resumes_after_a_network_error(
+    browser: Browser, start_server: Callable[..., LiveServer], sample_video: SampleVideo
+) -> None:
+    server = start_server()
+    context = browser.new_context(base_url=server.url)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    watch = PageWatch(page, server.url)
+    calls: list[str] = []
+
+    def lose_the_first_patch(route: Route) -> None:
+        calls.append(route.request.method)
+        if route.request.method == "PATCH" and calls.count("PATCH") == 1:
+            route.abort("connectionreset")  # the chunk never reaches the server
+        else:
+            route.continue_()
+
+    try:
+        page.route(re.compile(r"/api/v1/uploads(/[^/]+)?$"), lose_the_first_patch)
+        page.goto("/")
+        expect(page.locator("#target-language option[value='es']")).to_have_count(1)
+        choose_and_upload(page, sample_video.path, ["es"])
+        expect(page.locator("#upload-text")).to_contain_text("1 job started")
+        expect(page.locator("#upload-progress")).to_have_js_property("value", 1)
+        # tus: create, the lost PATCH, HEAD for the offset, the PATCH again, then the upload's jobs.
+        assert calls == ["POST", "PATCH", "HEAD", "PATCH", "GET"], calls
+        status = page.locator("#job-status")
+        expect(status).to_have_attribute("data-status", "completed", timeout=JOB_TIMEOUT_MS)
+        lost = [e for e in watch.console_errors if "ERR_CONNECTION_RESET" in e or "ERR_FAILED" in e]
+        assert len(lost) <= 1, watch.console_errors
+        watch.console_errors = [e for e in watch.console_errors if e not in lost]
+        watch.assert_clean()
+        assert not list((server.settings.upload_dir / "tus").glob("*.part"))
     finally:
         context.close()

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,11 +22,20 @@ from starlette.responses import Response
 from dubkit._version import __version__
 from dubkit.backends.registry import Registry
 from dubkit.jobs.pipelines import JobPipelines, WarmPipelines
-from dubkit.server import progress_socket, routes_jobs, routes_meta, routes_results, routes_upload
+from dubkit.server import (
+    progress_socket,
+    routes_jobs,
+    routes_meta,
+    routes_results,
+    routes_tus,
+    routes_upload,
+)
 from dubkit.server.problems import install_problem_handlers
+from dubkit.server.rates import RateLimitMiddleware
 from dubkit.server.routes_upload import UPLOAD_PATH
 from dubkit.server.services import ServerServices
 from dubkit.server.settings import ServerSettings, load_pipeline_config
+from dubkit.server.tus_protocol import TusResumableMiddleware
 from dubkit.server.upload_request import BACKEND_FIELDS
 
 __all__ = ["API_PREFIX", "create_app", "static_dir"]
@@ -89,9 +100,13 @@ def create_app(
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await anyio.to_thread.run_sync(services.start)
         app.state.services = services
+        sweeper = asyncio.create_task(services.sweep_uploads_forever())
         try:
             yield
         finally:
+            sweeper.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await sweeper
             await anyio.to_thread.run_sync(services.stop)
 
     app = FastAPI(
@@ -107,6 +122,7 @@ def create_app(
     install_problem_handlers(app)
     for router in (
         routes_upload.router,
+        routes_tus.router,
         routes_jobs.router,
         routes_results.router,
         routes_meta.router,
@@ -115,13 +131,39 @@ def create_app(
         app.include_router(router, prefix=API_PREFIX)
     _document_backend_names(app, registry)
     _mount_page(app)
+    app.add_middleware(
+        RateLimitMiddleware, limits=services.rate_limits, api_keys=services.api_keys, prefix=API_PREFIX
+    )
+    app.add_middleware(TusResumableMiddleware, path=API_PREFIX + routes_tus.TUS_PATH)  # on 429s too
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
             allow_origins=settings.cors_origins,
-            allow_methods=["GET", "POST"],
-            allow_headers=["X-API-Key", "Range", "Content-Type"],
-            expose_headers=["Content-Disposition", "Content-Range", "Accept-Ranges"],
+            allow_methods=["GET", "POST", "HEAD", "PATCH", "DELETE"],
+            allow_headers=[
+                "X-API-Key",
+                "Range",
+                "Content-Type",
+                "Tus-Resumable",
+                "Upload-Length",
+                "Upload-Metadata",
+                "Upload-Offset",
+            ],
+            expose_headers=[
+                "Content-Disposition",
+                "Content-Range",
+                "Accept-Ranges",
+                "Retry-After",
+                "Location",
+                "Tus-Resumable",
+                "Tus-Version",
+                "Tus-Extension",
+                "Tus-Max-Size",
+                "Upload-Offset",
+                "Upload-Length",
+                "Upload-Expires",
+                routes_tus.JOB_IDS_HEADER,
+            ],
         )
     if settings.trusted_hosts != ["*"]:
         app.add_middleware(TrustedHostMiddleware, allowed_hosts=settings.trusted_hosts)

@@ -6,7 +6,8 @@ the store; so does an idle one every few seconds, so a missed event never leaves
 subscription ends with the socket (the client leaving is noticed by a reader task).
 
 Authentication: the ``X-API-Key`` header, or ``?api_key=`` (browsers cannot set headers on a WebSocket).
-The socket is accepted first, then closed with code 4401 (bad key) or 4404 (no such job for this owner);
+The socket is accepted first, then closed with code 4429 (over the caller's API rate limit; a socket counts
+once, when it connects), 4401 (bad key) or 4404 (no such job for this owner);
 a finished exchange closes with 1000.
 """
 
@@ -22,9 +23,10 @@ from fastapi import APIRouter, WebSocket, WebSocketDisconnect
 from dubkit.errors import JobNotFoundError
 from dubkit.jobs.events import JobEvent, JobEventState
 from dubkit.models.job import JobRecord, JobStatus
+from dubkit.server.rates import caller_of
 from dubkit.server.services import ServerServices
 
-__all__ = ["CLOSE_NOT_FOUND", "CLOSE_UNAUTHORIZED", "router"]
+__all__ = ["CLOSE_NOT_FOUND", "CLOSE_RATE_LIMITED", "CLOSE_UNAUTHORIZED", "router"]
 
 logger = logging.getLogger(__name__)
 
@@ -32,6 +34,7 @@ router = APIRouter()
 
 CLOSE_UNAUTHORIZED = 4401
 CLOSE_NOT_FOUND = 4404
+CLOSE_RATE_LIMITED = 4429
 _QUEUE = 512
 _RESYNC_S = 2.0
 
@@ -117,7 +120,12 @@ async def job_progress(websocket: WebSocket, job_id: str) -> None:
     services: ServerServices = websocket.app.state.services
     key = websocket.headers.get("x-api-key") or websocket.query_params.get("api_key")
     owner = services.api_keys.owner_of(key)
+    client = websocket.client
+    wait = services.rate_limits.spend("api", caller_of(owner, client.host if client else None))
     await websocket.accept()
+    if wait is not None:
+        await websocket.close(CLOSE_RATE_LIMITED, f"too many requests; try again in {wait} s")
+        return
     if owner is None:
         await websocket.close(CLOSE_UNAUTHORIZED, "a valid API key is required")
         return

@@ -21,7 +21,9 @@ from dubkit.jobs.events import JobEvent, JobEventHub
 from dubkit.jobs.pipelines import JobPipelines
 from dubkit.models.job import JobRecord
 from dubkit.server.auth import ApiKeys
+from dubkit.server.rates import RateLimits
 from dubkit.server.settings import ServerSettings
+from dubkit.server.tus_store import TusUploads
 from dubkit.storage import FsspecStorage
 
 __all__ = ["ServerServices", "StoreThread"]
@@ -90,6 +92,15 @@ class ServerServices:
         self.store = StoreThread(settings.db_path)
         self.probe_slots = anyio.CapacityLimiter(settings.probe_concurrency)
         """Bounds how many uploads are probed at once (each probe runs ffprobe and ffmpeg)."""
+        self.rate_limits = RateLimits(settings.upload_rate_limit, settings.api_rate_limit)
+        """The callers' request budgets."""
+        self.tus = TusUploads(
+            settings.upload_dir / "tus",
+            expiry_seconds=settings.tus_expiry_seconds,
+            max_pending=settings.tus_max_pending_uploads,
+            max_pending_bytes=settings.tus_max_pending_bytes,
+        )
+        """The resumable (tus) uploads."""
         self.events = JobEventHub()
         """Every job event the server sees (the runner's, and its own for jobs cancelled before they ran)."""
         self._pipelines = pipelines
@@ -104,6 +115,7 @@ class ServerServices:
         settings = self.settings
         settings.data_dir.mkdir(parents=True, exist_ok=True)
         self._sweep_uploads(settings.upload_dir)
+        self.tus.load()
         self.store.call_sync(lambda store: store.path)
         self.registry.specs()  # read the entry points now, not in the first upload's request
         if settings.broker_url:
@@ -185,6 +197,16 @@ class ServerServices:
             record: JobRecord = await self.store.call(lambda _store: distributed.cancel(job_id, owner))
             return record
         return await self.store.call(lambda store: store.request_cancel(job_id, owner))
+
+    async def sweep_uploads_forever(self) -> None:
+        """Remove expired resumable uploads now and then (until cancelled)."""
+        interval = min(300.0, self.settings.tus_expiry_seconds / 4)
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                await self.tus.sweep()
+            except OSError:
+                logger.warning("sweeping expired uploads failed", exc_info=True)
 
     def publish(self, event: JobEvent) -> None:
         """Send a server-made event to the subscribers."""

@@ -11,6 +11,7 @@ from pydantic_settings import NoDecode
 
 from dubkit.pipeline.build import PipelineConfig
 from dubkit.pipeline.warm import DEFAULT_MEMORY_BUDGET
+from dubkit.server.rates import parse_rates
 from dubkit.settings import Settings
 from dubkit.storage import S3Options
 
@@ -45,6 +46,17 @@ class ServerSettings(Settings):
         s3_region: The S3 region, when the endpoint needs one.
         s3_access_key_id: With ``s3_secret_access_key``; both ``None``: botocore's credential chain.
         s3_secret_access_key: The secret key (never logged).
+        max_active_jobs_per_owner: Jobs one owner may have waiting or running at once; an upload that
+            would pass it is refused (429). ``0``: no limit.
+        upload_rate_limit: How many uploads (``POST /upload`` and tus creations) one caller may start, in
+            the notation of the ``limits`` library (``10/minute``, ``10/minute;100/hour``); empty or
+            ``0``: no limit. The default leaves room for the 16 concurrent uploads the server is built
+            (and benchmarked) for.
+        api_rate_limit: How many other API requests (and progress WebSockets) one caller may make;
+            ``/health`` and the web page are never limited. Empty or ``0``: no limit.
+        tus_expiry_seconds: How long a resumable (tus) upload may stay unfinished before it is swept.
+        tus_max_pending_uploads: Unfinished resumable uploads one owner may hold at once.
+        tus_max_pending_bytes: The total announced length of one owner's unfinished resumable uploads.
     """
 
     broker_url: str | None = None
@@ -62,6 +74,12 @@ class ServerSettings(Settings):
     s3_region: str | None = None
     s3_access_key_id: str | None = None
     s3_secret_access_key: SecretStr | None = None
+    max_active_jobs_per_owner: int = Field(default=4, ge=0)
+    upload_rate_limit: str = "20/minute"
+    api_rate_limit: str = "300/minute"
+    tus_expiry_seconds: int = Field(default=24 * 3600, ge=60, le=30 * 24 * 3600)
+    tus_max_pending_uploads: int = Field(default=8, ge=1, le=1000)
+    tus_max_pending_bytes: int = Field(default=1024 * 1024 * 1024, gt=0)
 
     @field_validator("api_keys", "cors_origins", "trusted_hosts", mode="before")
     @classmethod
@@ -72,6 +90,15 @@ class ServerSettings(Settings):
                 return json.loads(text)
             return [part.strip() for part in text.split(",") if part.strip()]
         return value
+
+    @field_validator("upload_rate_limit", "api_rate_limit")
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        text = value.strip()
+        if text in ("", "0"):
+            return ""
+        parse_rates(text)  # raises ValueError for a malformed limit
+        return text
 
     @property
     def db_path(self) -> Path:

@@ -34,7 +34,8 @@
     listTimer: null,
     listOffset: 0,
     listJobs: [],
-    uploadRequest: null,
+    uploadRequest: null, // the AbortController of the upload in progress
+    uploadUrl: null, // its tus upload URL, once created
     previewUrl: null, // a blob: URL to revoke
     qualityFor: null, // the job id whose quality table is shown
   };
@@ -216,19 +217,124 @@
 
   // ---------------------------------------------------------------- upload
 
-  function uploadForm() {
+  // The page uploads with tus (resumable, https://tus.io): one POST announces the file and its fields, then
+  // PATCHes send it in chunks. A chunk lost to a network error is resumed: HEAD asks the server how much
+  // arrived, and the upload goes on from there. (API users may still POST one multipart body to /upload.)
+  const TUS_HEADERS = { "Tus-Resumable": "1.0.0" };
+  const CHUNK_BYTES = 4 * 1024 * 1024;
+  const MAX_RESUMES = 5;
+  const MAX_ROOM_WAITS = 20;
+
+  const sleep = (ms, signal) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(resolve, ms);
+      if (signal) {
+        signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          reject(new DOMException("stopped", "AbortError"));
+        }, { once: true });
+      }
+    });
+
+  function base64(text) {
+    let binary = "";
+    for (const byte of new TextEncoder().encode(text)) binary += String.fromCharCode(byte);
+    return btoa(binary);
+  }
+
+  function uploadMetadata() {
     const file = $("file").files[0];
     const targets = Array.from($("target-language").selectedOptions, (o) => o.value);
     if (!file) throw new Error("Choose a video or audio file first.");
     if (!targets.length) throw new Error("Choose at least one language to dub into.");
-    const form = new FormData();
-    form.append("source_language", $("source-language").value || "auto");
-    for (const target of targets) form.append("target_language", target);
+    if (!file.size) throw new Error("The file is empty.");
+    const fields = {
+      filename: file.name,
+      source_language: $("source-language").value || "auto",
+      target_language: targets.join(","),
+    };
     for (const select of document.querySelectorAll("#backend-fields select")) {
-      if (select.value) form.append(select.name, select.value);
+      if (select.value) fields[select.name] = select.value;
     }
-    form.append("file", file, file.name);
-    return { form, file };
+    const metadata = Object.entries(fields).map(([name, value]) => `${name} ${base64(value)}`).join(",");
+    return { file, metadata };
+  }
+
+  function tusFetch(url, method, headers, body, signal) {
+    return fetch(url, {
+      method,
+      headers: { ...TUS_HEADERS, ...authHeaders(), ...headers },
+      body,
+      signal,
+      cache: "no-store",
+    });
+  }
+
+  // After a lost chunk: wait a little longer each time, then ask the server how far the upload got.
+  async function resumeOffset(url, signal, attempt) {
+    for (let tries = attempt; ; tries += 1) {
+      if (tries > MAX_RESUMES) {
+        throw new ApiError(0, "The upload failed: the connection to the server was lost several times.", null);
+      }
+      await sleep(Math.min(8000, 400 * 2 ** (tries - 1)), signal);
+      let response;
+      try {
+        response = await tusFetch(url, "HEAD", {}, undefined, signal);
+      } catch (error) {
+        if (signal.aborted) throw error;
+        continue;
+      }
+      if (response.status === 200) return { offset: Number(response.headers.get("Upload-Offset")), tries };
+      throw await errorFromResponse(response);
+    }
+  }
+
+  // Sends the file; resolves with the created jobs' ids.
+  async function tusUpload(file, metadata, signal, onProgress) {
+    const created = await tusFetch(`${API}/uploads`, "POST", {
+      "Upload-Length": String(file.size),
+      "Upload-Metadata": metadata,
+    }, undefined, signal);
+    if (created.status !== 201) throw await errorFromResponse(created);
+    const url = created.headers.get("Location");
+    state.uploadUrl = url;
+    let offset = 0;
+    let resumes = 0;
+    let roomWaits = 0;
+    for (;;) {
+      const chunk = file.slice(offset, Math.min(file.size, offset + CHUNK_BYTES));
+      const headers = { "Upload-Offset": String(offset), "Content-Type": "application/offset+octet-stream" };
+      let response;
+      try {
+        response = await tusFetch(url, "PATCH", headers, chunk, signal);
+      } catch (error) {
+        if (signal.aborted) throw error;
+        ({ offset, tries: resumes } = await resumeOffset(url, signal, resumes + 1));
+        onProgress(offset, true);
+        continue;
+      }
+      if (response.status === 204) {
+        offset = Number(response.headers.get("Upload-Offset"));
+        onProgress(offset, false);
+        const ids = response.headers.get("Dubkit-Job-Ids");
+        if (ids !== null) return { url, ids: ids.split(",").filter(Boolean) };
+        continue;
+      }
+      if (response.status === 409 || response.status === 423) {
+        ({ offset, tries: resumes } = await resumeOffset(url, signal, resumes + 1));
+        continue;
+      }
+      if (response.status === 429 && offset + chunk.size === file.size && roomWaits < MAX_ROOM_WAITS) {
+        // Every byte arrived, but the server runs as many of your jobs as it allows: wait, then ask again.
+        roomWaits += 1;
+        const wait = Math.min(60, Math.max(1, Number(response.headers.get("Retry-After")) || 5));
+        onProgress(file.size, false, `Uploaded; waiting for one of your jobs to finish (${wait} s)…`);
+        await sleep(wait * 1000, signal);
+        offset = file.size;
+        continue;
+      }
+      throw await errorFromResponse(response);
+    }
   }
 
   function setUploading(uploading) {
@@ -237,76 +343,65 @@
     $("upload-form").setAttribute("aria-busy", uploading ? "true" : "false");
   }
 
-  function onUpload(event) {
+  async function onUpload(event) {
     event.preventDefault();
     clearError();
     let prepared;
     try {
-      prepared = uploadForm();
+      prepared = uploadMetadata();
     } catch (error) {
       showError(error.message);
       return;
     }
-    const { form, file } = prepared;
-    const xhr = new XMLHttpRequest();
+    const { file, metadata } = prepared;
+    const controller = new AbortController();
     const bar = $("upload-progress");
     const text = $("upload-text");
     const started = performance.now();
-    state.uploadRequest = xhr;
+    state.uploadRequest = controller;
+    state.uploadUrl = null;
     $("upload-progress-block").hidden = false;
     bar.value = 0;
     text.textContent = `Uploading ${file.name}…`;
     setUploading(true);
 
-    xhr.upload.addEventListener("progress", (e) => {
-      if (!e.lengthComputable) return;
-      bar.value = e.loaded / e.total;
-      const elapsed = (performance.now() - started) / 1000;
-      const rate = elapsed > 0 ? ` · ${megabytes(e.loaded / elapsed)}/s` : "";
-      text.textContent = `${megabytes(e.loaded)} of ${megabytes(e.total)} (${percent(e.loaded / e.total)})${rate}`;
-    });
-    xhr.upload.addEventListener("load", () => {
-      bar.value = 1;
-      text.textContent = "Uploaded; the server is checking the file…";
-    });
-    xhr.addEventListener("load", () => {
-      state.uploadRequest = null;
-      setUploading(false);
-      if (xhr.status === 201) {
-        let body;
-        try {
-          body = JSON.parse(xhr.responseText);
-        } catch {
-          showError("The server's answer to the upload was not JSON.");
-          return;
-        }
-        const jobs = Array.isArray(body.jobs) ? body.jobs : [];
-        text.textContent = `Uploaded ${file.name}: ${jobs.length} job${jobs.length === 1 ? "" : "s"} started.`;
-        if (jobs.length) selectJob(jobs[0], { focus: false });
-        refreshJobs().catch((error) => showError(error.message));
-        return;
+    const onProgress = (sent, resumed, message) => {
+      bar.value = sent / file.size;
+      if (message) {
+        text.textContent = message;
+      } else if (sent >= file.size) {
+        text.textContent = "Uploaded; the server is checking the file…";
+      } else {
+        const elapsed = (performance.now() - started) / 1000;
+        const rate = elapsed > 0 && !resumed ? ` · ${megabytes(sent / elapsed)}/s` : "";
+        const again = resumed ? " · resuming after a network error" : "";
+        text.textContent = `${megabytes(sent)} of ${megabytes(file.size)} (${percent(sent / file.size)})${rate}${again}`;
       }
+    };
+
+    try {
+      const { url } = await tusUpload(file, metadata, controller.signal, onProgress);
+      bar.value = 1;
+      const upload = await request(url);
+      const jobs = Array.isArray(upload.jobs) ? upload.jobs : [];
+      text.textContent = `Uploaded ${file.name}: ${jobs.length} job${jobs.length === 1 ? "" : "s"} started.`;
+      if (jobs.length) selectJob(jobs[0], { focus: false });
+      refreshJobs().catch((error) => showError(error.message));
+    } catch (error) {
       bar.value = 0;
-      text.textContent = "The upload was not accepted.";
-      showError(problemMessage(xhr.status, xhr.responseText, `The upload failed (${xhr.status}).`).message);
-    });
-    xhr.addEventListener("error", () => {
+      if (controller.signal.aborted) {
+        text.textContent = "Upload stopped.";
+        // Termination: the server drops what it received (best effort; it also expires unfinished uploads).
+        if (state.uploadUrl) tusFetch(state.uploadUrl, "DELETE", {}, undefined, undefined).catch(() => {});
+      } else {
+        text.textContent = "The upload was not accepted.";
+        showError(error instanceof ApiError ? error.message : `The upload failed: ${error.message}`);
+      }
+    } finally {
       state.uploadRequest = null;
+      state.uploadUrl = null;
       setUploading(false);
-      bar.value = 0;
-      text.textContent = "The upload failed.";
-      showError("The upload failed: the connection to the server was closed. The file may be larger than the server accepts, or the server stopped.");
-    });
-    xhr.addEventListener("abort", () => {
-      state.uploadRequest = null;
-      setUploading(false);
-      bar.value = 0;
-      text.textContent = "Upload stopped.";
-    });
-    xhr.open("POST", `${API}/upload`);
-    xhr.setRequestHeader("Accept", "application/json");
-    for (const [name, value] of Object.entries(authHeaders())) xhr.setRequestHeader(name, value);
-    xhr.send(form);
+    }
   }
 
   // ---------------------------------------------------------------- the selected job
