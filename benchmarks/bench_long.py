@@ -9,7 +9,8 @@ Results go to ``benchmarks/results/long.json`` and a plot of both against durati
 
 Targets (issue #9): peak RSS at 120 minutes at most 1.15x the peak at 10 minutes; wall time linear in
 duration (reported as seconds per media minute for each input, and the ratio of the longest to the
-10-minute input's).
+10-minute input's). Each run also records its stage seconds and how many speakers the dub found (the
+lecture has two voices, so two at every length shows the diarized chunks' speakers were linked).
 
 Run: .venv/bin/python benchmarks/bench_long.py [--minutes 1 10 30 120]
 """
@@ -26,6 +27,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from dubkit.testing.sample_video import lecture_script, make_sample_video
 
@@ -73,7 +75,7 @@ def _dub(video: Path, out: Path) -> tuple[float, int]:
     return wall, usage.ru_maxrss * 1024  # Linux reports KiB
 
 
-def _plot(runs: dict[str, dict[str, float]]) -> None:
+def _plot(runs: dict[str, dict[str, Any]]) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -93,7 +95,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--minutes", type=float, nargs="+", default=[1.0, 10.0, 30.0, 120.0])
     args = parser.parse_args()
-    runs: dict[str, dict[str, float]] = {}
+    runs: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="dubkit-long-") as tmp:
         folder = Path(tmp)
         base_minutes = min(BASE_MINUTES, max(args.minutes))
@@ -103,11 +105,16 @@ def main() -> None:
         for minutes in args.minutes:
             video = _loop(base.path, minutes, folder / f"talk-{minutes:g}min.mp4")
             wall, peak = _dub(video, folder / f"out-{minutes:g}")
+            project = json.loads((folder / f"out-{minutes:g}" / f"{video.stem}.es.dub.json").read_text())
             runs[f"{minutes:g}min"] = {
                 "media_minutes": minutes,
                 "wall_seconds": round(wall, 1),
                 "seconds_per_media_minute": round(wall / minutes, 2),
                 "peak_rss_mb": round(peak / 2**20, 1),
+                # The lecture has two voices however long the loop: more labels would mean the chunks'
+                # speakers were not linked.
+                "speakers": len(project["speakers"]),
+                "stage_seconds": project["quality"]["stage_seconds"],
             }
             print(f"{minutes:g} min: {json.dumps(runs[f'{minutes:g}min'])}", flush=True)
             shutil.rmtree(folder / f"out-{minutes:g}", ignore_errors=True)

@@ -97,59 +97,42 @@ def test_chunks_channels_and_sources_add_up(model_file: Path, tmp_path: Path) ->
     np.testing.assert_allclose(background, 0.6 * mix, atol=1.5)
 
 
-class CountingSeparator(DemucsSeparator):
-    """Counts the chunks it separates."""
-
-    chunks = 0
-
-    def _separate_block(self, *args: Any) -> Any:
-        type(self).chunks += 1
-        return super()._separate_block(*args)
+def _separate(model: Path, audio: Path, out: Path, checkpoint: Path, kill_at: int) -> int | None:
+    """Separate in a fresh process (see demucs_kill_worker.py): the chunks it separated, or None if killed."""
+    worker = Path(__file__).with_name("demucs_kill_worker.py")
+    argv = [sys.executable, str(worker), str(model), str(audio), str(out), str(checkpoint), str(kill_at)]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=300, check=False)
+    if done.returncode == -9:
+        return None
+    assert done.returncode == 0, done.stderr
+    return int(done.stdout.split()[-1])
 
 
 def test_a_separation_killed_half_way_resumes_after_its_last_finished_chunk(
     model_file: Path, tmp_path: Path
 ) -> None:
-    audio = write_tone_wav(tmp_path / "in.wav", seconds=4.0, rate=44100, channels=2)
-    options = fast(model_file, chunk_seconds=0.8, crossfade_seconds=0.2)  # 0.6 s steps: 7 chunks
-    CountingSeparator.chunks = 0
-    with CountingSeparator(options) as separator:
-        clean = separator.separate_resumably(audio, tmp_path / "clean", tmp_path / "clean-checkpoint")
-    total = CountingSeparator.chunks
-    assert total >= 5
+    audio = write_tone_wav(tmp_path / "in.wav", seconds=4.0, rate=44100, channels=2).path
+    total = _separate(model_file, audio, tmp_path / "clean", tmp_path / "clean-checkpoint", 0)
+    assert total is not None and total >= 5  # 0.8 s chunks in 0.6 s steps
 
-    argv = [sys.executable, str(Path(__file__).with_name("demucs_kill_worker.py")), str(model_file)]
-    run = [*argv, str(audio.path), str(tmp_path / "out"), str(tmp_path / "checkpoint"), "4"]
-    killed = subprocess.run(run, capture_output=True, text=True, timeout=300, check=False)
-    assert killed.returncode == -9, killed.stderr
+    assert _separate(model_file, audio, tmp_path / "out", tmp_path / "checkpoint", 4) is None
     assert not (tmp_path / "out" / "voice.wav").exists()
 
-    CountingSeparator.chunks = 0
-    with CountingSeparator(options) as separator:
-        resumed = separator.separate_resumably(audio, tmp_path / "out", tmp_path / "checkpoint")
-    assert CountingSeparator.chunks == total - 3  # the three checkpointed chunks were not separated again
-    assert resumed.voice is not None and resumed.background is not None
-    assert clean.voice is not None and clean.background is not None
-    assert resumed.voice.path.read_bytes() == clean.voice.path.read_bytes()
-    assert resumed.background.path.read_bytes() == clean.background.path.read_bytes()
-    assert not list((tmp_path / "checkpoint").glob("*.json")), "a finished separation leaves no resume point"
+    resumed = _separate(model_file, audio, tmp_path / "out", tmp_path / "checkpoint", 0)
+    assert resumed == total - 3  # the three checkpointed chunks were not separated again
+    for stem in ("voice.wav", "background.wav"):
+        assert (tmp_path / "out" / stem).read_bytes() == (tmp_path / "clean" / stem).read_bytes()
+    assert not list((tmp_path / "checkpoint").iterdir()), "a finished separation leaves nothing behind"
 
 
 def test_a_checkpoint_of_another_input_is_not_resumed(model_file: Path, tmp_path: Path) -> None:
-    options = fast(model_file, chunk_seconds=0.8, crossfade_seconds=0.2)
-    first = write_tone_wav(tmp_path / "a.wav", seconds=3.0, rate=44100, channels=2, frequency=220.0)
-    second = write_tone_wav(tmp_path / "b.wav", seconds=3.0, rate=44100, channels=2, frequency=330.0)
-    argv = [sys.executable, str(Path(__file__).with_name("demucs_kill_worker.py")), str(model_file)]
-    run = [*argv, str(first.path), str(tmp_path / "out"), str(tmp_path / "checkpoint"), "3"]
-    assert subprocess.run(run, capture_output=True, timeout=300, check=False).returncode == -9
-    CountingSeparator.chunks = 0
-    with CountingSeparator(options) as separator:
-        resumed = separator.separate_resumably(second, tmp_path / "out", tmp_path / "checkpoint")
-        total = CountingSeparator.chunks
-        fresh = separator.separate(second, tmp_path / "fresh")
-    assert total == CountingSeparator.chunks - total  # every chunk of the new input was separated
-    assert resumed.voice is not None and fresh.voice is not None
-    assert resumed.voice.path.read_bytes() == fresh.voice.path.read_bytes()
+    first = write_tone_wav(tmp_path / "a.wav", seconds=3.0, rate=44100, channels=2, frequency=220.0).path
+    second = write_tone_wav(tmp_path / "b.wav", seconds=3.0, rate=44100, channels=2, frequency=330.0).path
+    assert _separate(model_file, first, tmp_path / "out", tmp_path / "checkpoint", 3) is None
+    total = _separate(model_file, second, tmp_path / "fresh", tmp_path / "fresh-checkpoint", 0)
+    resumed = _separate(model_file, second, tmp_path / "out", tmp_path / "checkpoint", 0)
+    assert resumed == total  # every chunk of the new input was separated
+    assert (tmp_path / "out" / "voice.wav").read_bytes() == (tmp_path / "fresh" / "voice.wav").read_bytes()
 
 
 def test_loads_by_name_from_a_local_repo(model_file: Path, tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ import warnings
 import wave
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
 
@@ -54,6 +55,15 @@ def test_embeddings_match_resemblyzers_torch_module(dialogue_clip, tmp_path: Pat
     assert got.shape == expected.shape == (len(mels), 256)
     np.testing.assert_allclose(got, expected, atol=1e-4, rtol=0)
     assert float(np.abs(got - expected).max()) < 1e-5
+
+
+def test_two_threads_give_one_threads_embeddings(dialogue_clip, tmp_path: Path) -> None:
+    """The batch is cut across two threads by default; one thread gives the same embeddings (1e-5)."""
+    mels = partial_mels(dialogue_clip.audio.path)
+    encoder = load_speaker_encoder(tmp_path)
+    assert encoder.workers == 2 and len(mels) >= 32  # so the batch is split
+    one = attrs.evolve(encoder, workers=1)(mels)
+    np.testing.assert_allclose(encoder(mels), one, atol=1e-5, rtol=0)
 
 
 def test_converts_once_then_loads_only_the_npz(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -134,3 +134,70 @@ def test_constructing_imports_nothing_heavy() -> None:
 
 def test_conforms(tmp_path: Path) -> None:
     check_backend("vad", SileroVAD, workdir=tmp_path)
+
+
+# --- the sequence model ----------------------------------------------------------------------------
+
+
+def _window_probabilities(clip_audio: AudioFile, **options: object) -> list[float]:
+    with SileroVAD(SileroVAD.Options(**options)) as backend:  # type: ignore[arg-type]
+        backend.load()
+        probabilities, _, _ = backend._probabilities(clip_audio)
+    return probabilities
+
+
+@pytest.mark.parametrize(("block_seconds", "per_call"), [(600.0, 512), (600.0, 100), (0.7, 100), (5.0, 37)])
+def test_the_sequence_model_gives_the_window_models_probabilities_bit_for_bit(
+    dialogue_clip, monkeypatch: pytest.MonkeyPatch, block_seconds: float, per_call: int
+) -> None:
+    """Real speech, read whole or in blocks that cut calls and windows anywhere: the very same floats."""
+    from dubkit.backends import silero
+
+    by_window = _window_probabilities(dialogue_clip.audio, sequence=False)
+    monkeypatch.setattr(silero, "_SEQUENCE_WINDOWS", per_call)
+    by_sequence = _window_probabilities(dialogue_clip.audio, sequence=True, block_seconds=block_seconds)
+    assert len(by_sequence) == len(by_window) > 400
+    assert by_sequence == by_window
+    assert max(by_window) > 0.9 and min(by_window) < 0.1  # speech and silence both there
+
+
+def test_the_sequence_model_is_the_default_when_the_package_ships_it(dialogue_clip) -> None:
+    with SileroVAD() as backend:
+        regions = backend.detect(dialogue_clip.audio)
+        assert backend._sequence_session is not None
+        assert backend._session is None  # the one-window model is not even loaded for 16 kHz audio
+    with SileroVAD(SileroVAD.Options(sequence=False)) as backend:
+        assert backend.detect(dialogue_clip.audio) == regions
+        assert backend._sequence_session is None
+
+
+def test_8khz_audio_goes_window_by_window(dialogue_clip, tmp_path: Path) -> None:
+    import numpy as np
+
+    with wave.open(str(dialogue_clip.audio.path), "rb") as wav:
+        samples = np.frombuffer(wav.readframes(wav.getnframes()), dtype="<i2")
+    path = tmp_path / "8k.wav"
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(8000)
+        out.writeframes(((samples[0::2].astype(np.int32) + samples[1::2]) // 2).astype("<i2").tobytes())
+    audio = AudioFile(path=path, sample_rate=8000, channels=1, duration=dialogue_clip.audio.duration)
+    with SileroVAD() as default, SileroVAD(SileroVAD.Options(sequence=False)) as windows:
+        got = default.detect(audio)
+        assert got == windows.detect(audio)
+        assert default._session is not None  # loaded when the 8 kHz file came
+    assert len(got) == len(dialogue_clip.lines)
+
+
+def test_without_the_sequence_model_file(monkeypatch: pytest.MonkeyPatch, dialogue_clip) -> None:
+    from dubkit.backends import silero
+    from dubkit.errors import BackendUnavailableError
+
+    monkeypatch.setattr(silero, "_SEQUENCE_FILE", "not-shipped.onnx")  # an older silero-vad
+    with SileroVAD() as backend:
+        regions = backend.detect(dialogue_clip.audio)
+        assert backend._sequence_session is None
+    assert len(regions) == len(dialogue_clip.lines)
+    with pytest.raises(BackendUnavailableError, match="not-shipped"):
+        SileroVAD(SileroVAD.Options(sequence=True)).load()

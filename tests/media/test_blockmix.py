@@ -145,7 +145,7 @@ def test_a_clip_near_a_block_edge_reaches_the_next_block(
     )
     # The clip ends before block 1 starts, but block 1 is rendered from 2 s before its start (the ducking
     # release and the loudness filter carry over), so both blocks are rendered again.
-    assert counted_renders == [0, 1]
+    assert sorted(counted_renders) == [0, 1]  # blocks render two at a time, in either order
 
 
 def test_the_limiter_never_lets_a_chunk_over_the_ceiling() -> None:
@@ -184,3 +184,64 @@ def test_the_limiter_never_lets_a_chunk_over_the_ceiling() -> None:
     quiet = peaks * final.gain < ceiling
     untouched = [c for c in range(10, 140) if quiet[c - 1 : c + 3].all()]
     assert np.allclose(curve.reshape(400, CHUNK)[untouched], final.gain, rtol=1e-5)
+
+
+def test_blocks_rendered_two_at_a_time_give_the_same_bytes(
+    tmp_path: Path, long_bed: AudioFile, ffmpeg: FFmpeg, sine_wav: Callable[..., Path]
+) -> None:
+    """Blocks are rendered and written on two threads by default; one thread gives the same file."""
+    from dubkit.media.mix import MixOptions
+
+    starts = [2.0, 29.5, 45.0, 88.0]
+    clips = [_clip(f"s{i}", sine_wav(f"s{i}.wav", 500 + 200 * i, 2.0)) for i in range(len(starts))]
+    plan = TimingPlan(tuple(ClipTiming(f"s{i}", start=t, end=t + 2.0) for i, t in enumerate(starts)))
+    results = [
+        mix(
+            plan,
+            clips,
+            original=long_bed,
+            out_path=tmp_path / f"w{workers}" / "dub.wav",
+            ffmpeg=ffmpeg,
+            cache_dir=tmp_path / f"cache{workers}",
+            options=MixOptions(workers=workers),
+            target_lufs=-10.0,  # loud enough for the limiter to work on some blocks
+        )
+        for workers in (1, 2, 3)
+    ]
+    data = [r.track.path.read_bytes() for r in results]
+    assert data[0] == data[1] == data[2]
+    assert len({r.loudness_lufs for r in results}) == 1
+    assert list((tmp_path / "cache2" / "output").glob("out-*.json"))  # the limiter's path was taken
+
+
+def test_ordered_map_keeps_order_and_few_items_in_flight() -> None:
+    import threading
+    import time
+
+    lock = threading.Lock()
+    running, most = [0], [0]
+
+    def work(item: int) -> int:
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        time.sleep(0.002 * (item % 3))
+        with lock:
+            running[0] -= 1
+        return item * item
+
+    taken = []
+
+    def items() -> Any:
+        for i in range(20):
+            taken.append(i)
+            yield i
+
+    out = []
+    for value in blockmix._ordered_map(work, items(), 2):
+        out.append(value)
+        # never more than workers + 1 items drawn ahead of what was handed back
+        assert len(taken) - len(out) <= 3
+    assert out == [i * i for i in range(20)]
+    assert most[0] <= 2
+    assert list(blockmix._ordered_map(work, range(5), 1)) == [0, 1, 4, 9, 16]

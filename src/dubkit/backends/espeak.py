@@ -82,6 +82,10 @@ class EspeakSynthesizer(BaseSynthesizer["EspeakSynthesizer.Options"]):
         word_gap_ms: int = attrs.field(default=0, validator=_between(0, 10_000))
         timeout: float = attrs.field(default=60.0, validator=_positive)
 
+    #: ``synthesize`` calls that may run at once (each is an espeak-ng process of its own, sharing
+    #: nothing): the synthesize stage voices this many lines in parallel.
+    concurrent_calls = 2
+
     _languages: dict[str, str] | None = None
     _variants: dict[str, str] | None = None
 

@@ -34,7 +34,7 @@ import logging
 import warnings
 import wave
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +44,7 @@ import numpy.typing as npt
 
 from dubkit.backends.agglomerative import average_linkage_labels
 from dubkit.backends.base import BaseDiarizer
+from dubkit.backends.numpy_lstm import one_blas_thread
 from dubkit.backends.resemblyzer_encoder import load_speaker_encoder, mel_filter_bank, partial_slices
 from dubkit.errors import BackendRuntimeError, BackendUnavailableError, ConfigError, DubkitError
 from dubkit.models.media import AudioFile
@@ -264,13 +265,15 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
 
     @contextmanager
     def _batch_encoder(self) -> Iterator[Callable[[_Array], _Array]]:
-        """The encoder as a function of a batch of mel windows, on one thread for the block's length.
+        """The encoder as a function of a batch of mel windows, with BLAS on one thread for the block.
 
-        One thread: on a busy machine (a worker beside other jobs) two threads wait on each other (up to
-        8x slower per batch); on an idle 2-core machine the second saves ~25%.
+        A multi-threaded BLAS makes its threads meet inside each of the LSTM's small products: on a busy
+        machine (a worker beside other jobs) they wait on each other (up to 8x slower per batch). The
+        numpy encoder instead cuts each batch across its own threads (`SpeakerEncoder.workers`), which
+        never wait on each other; the torch module runs on one thread.
         """
         if self._torch is None:
-            with _one_blas_thread():
+            with one_blas_thread() or nullcontext():
                 yield self._encoder
             return
         torch = self._torch
@@ -354,16 +357,6 @@ class ResemblyzerDiarizer(BaseDiarizer["ResemblyzerDiarizer.Options"]):
 
 
 # --- helpers -------------------------------------------------------------------------------------
-
-
-def _one_blas_thread() -> AbstractContextManager[object]:
-    """Limit numpy's BLAS to one thread for the block (threadpoolctl, when installed)."""
-    try:
-        from threadpoolctl import threadpool_limits  # type: ignore[import-untyped]
-    except ImportError:
-        return nullcontext()
-    limits: AbstractContextManager[object] = threadpool_limits(1, user_api="blas")
-    return limits
 
 
 def _normalise_volume(samples: _Array, target_dbfs: float = -30.0) -> _Array:

@@ -8,7 +8,8 @@
    statistics, so a re-mix after an edit renders only the blocks the edited clip reaches.
 3. The blocks' statistics give the integrated loudness (ITU-R BS.1770, `dubkit.media.meter`); one gain
    brings it to the target (a limiter catches the peaks that gain would push over the ceiling), and the
-   blocks are written through it into the WAV (output blocks cached too). Memory holds a block or two.
+   blocks are written through it into the WAV (output blocks cached too). Both passes work on two blocks
+   at once (`MixOptions.workers`); memory holds a few blocks.
 """
 
 from __future__ import annotations
@@ -94,7 +95,7 @@ class MixOptions:
         ducking: Ducking of the original audio (used when there is no background stem).
         stretch_engine: ``auto`` (Rubber Band when installed), ``rubberband`` or ``atempo``.
         codec: ``pcm_s16le`` or ``pcm_f32le`` for the dubbed WAV.
-        workers: Clip-rendering ffmpeg runs at once.
+        workers: Clip-rendering ffmpeg runs at once, and mix blocks rendered at once (threads).
         batch_size: Clips rendered per ffmpeg run.
     """
 
@@ -192,6 +193,7 @@ def mix(
             total_frames=track.frames,
             ducking=ducking,
             cache=store / "blocks",
+            workers=options.workers,
         )
         logger.info(
             "mixed %d clips over %s: %d of %d blocks rendered (%d clips rendered)",
@@ -220,6 +222,7 @@ def mix(
                 codec=options.codec,
                 cache=store / "output",
                 out=temp_out,
+                workers=options.workers,
             )
     if final.chunk_gains is None and final.gain == 1.0:
         lufs: float | None = None  # silence, left as it is

@@ -257,21 +257,30 @@ def run_process(
         raise FFmpegError(f"could not start {program}: {exc.strerror or exc}", path=where) from exc
     for feed in feeds:
         os.close(feed.read_fd)
-    timed_out = False
     readers = _Readers(proc, limits)
     feeders = _Feeders(feeds)
+    # A timer kills the program at the timeout while this thread blocks in wait(): Popen.wait(timeout)
+    # polls with sleeps of up to 50 ms, which each of a dub's dozen ffmpeg runs would pay on exit.
+    expired = threading.Event()
+
+    def expire() -> None:
+        if proc.poll() is None:
+            expired.set()
+            _kill_group(proc)
+
+    timer = threading.Timer(limits.timeout_s, expire)
+    timer.daemon = True
+    timer.start()
     try:
-        proc.wait(timeout=limits.timeout_s)
-    except subprocess.TimeoutExpired:
-        timed_out = True
-        _kill_group(proc)
         proc.wait()
     finally:
+        timer.cancel()
         if proc.returncode is None:  # interrupted (KeyboardInterrupt, ...): leave nothing behind
             _kill_group(proc)
             proc.wait()
         readers.join()
         feeders.join()
+    timed_out = expired.is_set() and proc.returncode != 0
     elapsed = time.monotonic() - started
     tail = "\n".join(readers.stderr)
     returncode = proc.returncode

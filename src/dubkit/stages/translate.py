@@ -30,13 +30,23 @@ def _normalise(raw: Sequence[str | TranslationCandidate]) -> tuple[TranslationCa
     return tuple(c for c in out if c.text.strip()) or (TranslationCandidate(""),)
 
 
+_DEFAULT_BATCH = 32
+
+
+def _batch_lines(translator: object) -> int:
+    """The lines a translator prefers per call: its ``batch_lines`` attribute, else 32."""
+    value = getattr(translator, "batch_lines", _DEFAULT_BATCH)
+    return value if isinstance(value, int) and value > 0 else _DEFAULT_BATCH
+
+
 class TranslateStage(BaseStage[Translation]):
     """Translates in batches; each line's result is cached, so an edit or a new line costs only itself.
 
     Args:
         translator: The translator.
         n_best: Candidates to ask for per line (the timing solver may pick a shorter one).
-        batch_size: Lines per translator call.
+        batch_size: Lines per translator call; ``None``: the translator's ``batch_lines`` (an optional
+            attribute: Apertium starts a process per call, so it takes many lines at once), else 32.
     """
 
     name = "translate"
@@ -44,11 +54,13 @@ class TranslateStage(BaseStage[Translation]):
     output = TRANSLATION
 
     def __init__(
-        self, translator: BackendBinding[Translator], *, n_best: int = 1, batch_size: int = 32
+        self, translator: BackendBinding[Translator], *, n_best: int = 1, batch_size: int | None = None
     ) -> None:
+        if batch_size is not None and batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, got {batch_size}")
         self.translator = translator
         self.n_best = n_best
-        self.batch_size = batch_size
+        self.batch_size = batch_size or _batch_lines(translator.instance)
 
     def fingerprint(self, request: RunRequest) -> Mapping[str, Any]:
         """Translator identity, target language, n-best and the human edits."""
