@@ -111,6 +111,11 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
         sequence: bool | None = None
         block_seconds: float = attrs.field(default=600.0, validator=_positive)
 
+    #: The vad stage hands this detector whole files rather than chunks: it reads them in blocks (bounded
+    #: memory) and its state carries through the file; restarting it at a chunk's cut changed regions
+    #: tens of seconds later (a sentence split in two on the ten-minute benchmark talk).
+    stream_whole_file = True
+
     _model: Any = None
     _session: Any = None
     _sequence_session: Any = None

@@ -1,6 +1,7 @@
 """Stage 4, vad: find where speech is in the analysis track.
 
-A track longer than ``chunk_seconds`` is detected chunk by chunk: each chunk is copied to a small WAV
+A track longer than ``chunk_seconds`` is detected chunk by chunk, unless the detector streams whole
+files itself (its ``stream_whole_file`` attribute, as Silero's): each chunk is copied to a small WAV
 file and handed to the detector, so any detector works on bounded memory. Chunks are cut at silences
 the detector found (`dubkit.stages.chunking.settled_regions`): a region still running at a chunk's end
 is detected again from the silence before it. Each chunk's regions are a checkpoint in the stage's
@@ -29,6 +30,15 @@ from dubkit.stages.chunking import settled_regions
 __all__ = ["VadStage"]
 
 _GUARD = 1.0  # a region ending closer than this to a chunk's end may go on into the next chunk
+
+
+def _streams_whole_files(detector: object) -> bool:
+    """Whether a detector reads any file in bounded memory and wants it whole (``stream_whole_file``).
+
+    An optional attribute: Silero's state carries through the whole file, and restarting it at a cut
+    changes regions tens of seconds later (measured: a sentence split in two, placed 1.1 s late).
+    """
+    return getattr(detector, "stream_whole_file", False) is True
 
 
 class VadStage(BaseStage[VoiceActivity]):
@@ -61,7 +71,7 @@ class VadStage(BaseStage[VoiceActivity]):
         """Detect speech regions, sorted and clipped to the audio."""
         audio = inputs[AUDIO].analysis
         regions: list[SpeechRegion] | None = None
-        if audio.duration > self.chunk_seconds:
+        if audio.duration > self.chunk_seconds and not _streams_whole_files(self.detector.instance):
             try:
                 regions = self._detect_chunks(ctx, audio)
             except wave.Error:  # not a PCM WAV the stage can cut: the detector reads it whole
