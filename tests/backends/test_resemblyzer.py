@@ -99,7 +99,14 @@ def test_a_chunk_gives_its_turns_and_one_voice_profile_per_speaker(diarizer, dia
     m3, f4 = (np.asarray(v.mean_embedding) for v in chunk.voices)
     # The mean of unit vectors: shorter than 1; 1 - a @ b is the average distance between the voices.
     assert 0.5 < np.linalg.norm(m3) < 1.0
-    assert 1.0 - m3 @ f4 > diarizer.link_distance > 1.0 - m3 @ m3
+    between_voices = 1.0 - float(m3 @ f4)
+    assert between_voices > diarizer.link_distance, "two voices would be linked as one speaker"
+    # The same voice heard in another chunk (only its own lines) is within the link distance of itself.
+    m3_lines = [r for r, line in zip(regions, dialogue_clip.lines, strict=True) if line.voice == "en+m3"]
+    alone = diarizer.diarize_chunk(dialogue_clip.audio, m3_lines)
+    assert [v.speaker for v in alone.voices] == ["SPEAKER_00"]
+    same_voice = 1.0 - float(m3 @ np.asarray(alone.voices[0].mean_embedding))
+    assert same_voice < diarizer.link_distance, "one voice in two chunks would not be linked"
     assert sum(v.windows for v in chunk.voices) >= 2 * len(regions)
 
 
