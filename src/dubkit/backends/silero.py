@@ -109,7 +109,7 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
         max_speech_s: float = attrs.field(default=math.inf, validator=_positive)
         onnx: bool | None = None
         sequence: bool | None = None
-        block_seconds: float = attrs.field(default=600.0, validator=_positive)
+        block_seconds: float = attrs.field(default=60.0, validator=_positive)
 
     #: The vad stage hands this detector whole files rather than chunks: it reads them in blocks (bounded
     #: memory) and its state carries through the file; restarting it at a chunk's cut changed regions

@@ -18,6 +18,7 @@ from dubkit.models.speech import Voice
 from dubkit.pipeline.cache import ArtifactStore, hash_file
 from dubkit.pipeline.context import StageContext
 from dubkit.pipeline.keys import SOURCE
+from dubkit.pipeline.memory import release_free_memory
 from dubkit.pipeline.progress import CancelToken, ProgressEvent, ProgressHook, ProgressState
 from dubkit.pipeline.report import build_project
 from dubkit.pipeline.result import DubResult, StageReport
@@ -333,6 +334,7 @@ class Pipeline:
         finally:
             if self.release_backends:
                 stage.close()
+            release_free_memory()  # what the stage freed goes back to the system before the next one
         seconds = time.perf_counter() - started
         digest = store.commit(stage.name, key, value)
         artifacts.set(stage.output, value)

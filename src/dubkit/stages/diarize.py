@@ -77,7 +77,7 @@ class DiarizeStage(BaseStage[Diarization]):
         cache = ctx.units()
         base = {"backend": self.diarizer.fingerprint(), "audio": hash_file(audio.path)}
         parts: list[ChunkDiarization] = []
-        for chunk in ctx.each(chunks, label="chunk"):
+        for chunk in ctx.each(chunks, label="chunk", release_memory=True):
             key = stable_hash({**base, "regions": [(r.start, r.end) for r in chunk]})
             part = cache.get(key, ChunkDiarization)
             if part is None:

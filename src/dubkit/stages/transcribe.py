@@ -143,7 +143,7 @@ class TranscribeStage(BaseStage[Transcript]):
         language = ctx.request.source_language
         probability: float | None = None
         segments: list[TranscriptSegment] = []
-        for chunk in ctx.each(chunks, label="chunk"):
+        for chunk in ctx.each(chunks, label="chunk", release_memory=True):
             key = stable_hash({**base, "language": language, "regions": [(r.start, r.end) for r in chunk]})
             part = cache.get(key, Transcript)
             if part is None:

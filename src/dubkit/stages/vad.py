@@ -24,6 +24,7 @@ from dubkit.models.speech import SpeechRegion, VoiceActivity
 from dubkit.pipeline.cache import stable_hash
 from dubkit.pipeline.context import StageContext
 from dubkit.pipeline.keys import AUDIO, SPEECH
+from dubkit.pipeline.memory import release_free_memory
 from dubkit.pipeline.stage import Artifacts, BaseStage, RunRequest
 from dubkit.stages.chunking import settled_regions
 
@@ -110,6 +111,7 @@ class VadStage(BaseStage[VoiceActivity]):
                 regions.extend(SpeechRegion(offset + r.start, offset + r.end) for r in kept)
                 position += frames if last else max(1, round(advance * rate))
                 count += 1
+                release_free_memory()
                 elapsed = time.monotonic() - started
                 left = elapsed / position * (total - position)
                 ctx.progress(position / total, f"chunk {count}, ~{left:.0f}s left", eta_seconds=left)
