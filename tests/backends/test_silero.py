@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from dubkit.errors import BackendRuntimeError, ConfigError
+from dubkit.errors import BackendRuntimeError, CancelledError, ConfigError
 from dubkit.models.media import AudioFile
 from dubkit.models.speech import SpeechRegion
 from dubkit.testing.conformance import check_backend
@@ -66,6 +66,31 @@ def test_finds_nothing_in_silence_and_noise(vad, noise_clip) -> None:
 def test_reading_in_small_blocks_changes_nothing(vad, dialogue_clip) -> None:
     small = SileroVAD(SileroVAD.Options(block_seconds=0.7))  # not a multiple of the 512-sample window
     assert small.detect(dialogue_clip.audio) == vad.detect(dialogue_clip.audio)
+
+
+def test_streaming_reports_the_fraction_read_after_each_block(dialogue_clip) -> None:
+    audio = dialogue_clip.audio
+    with SileroVAD(SileroVAD.Options(block_seconds=2.0)) as blocks:
+        reported: list[float] = []
+        streamed = blocks.detect_streaming(audio, reported.append)
+        assert streamed == blocks.detect(audio)
+    assert len(reported) >= int(audio.duration / 2.0)  # one report per 2 s block, then the end
+    assert all(a <= b for a, b in itertools.pairwise(reported))
+    assert reported[0] == pytest.approx(2.0 / audio.duration, abs=0.01)
+    assert reported[-1] == 1.0
+
+
+def test_a_progress_callback_that_raises_stops_the_pass(dialogue_clip) -> None:
+    """The vad stage cancels through the callback: its error comes out as it is, after one block."""
+    calls: list[float] = []
+
+    def cancel(fraction: float) -> None:
+        calls.append(fraction)
+        raise CancelledError("vad")
+
+    with SileroVAD(SileroVAD.Options(block_seconds=2.0)) as blocks, pytest.raises(CancelledError):
+        blocks.detect_streaming(dialogue_clip.audio, cancel)
+    assert len(calls) == 1
 
 
 def test_the_torchscript_model_agrees(vad, english_clip) -> None:
@@ -142,7 +167,7 @@ def test_conforms(tmp_path: Path) -> None:
 def _window_probabilities(clip_audio: AudioFile, **options: object) -> list[float]:
     with SileroVAD(SileroVAD.Options(**options)) as backend:  # type: ignore[arg-type]
         backend.load()
-        probabilities, _, _ = backend._probabilities(clip_audio)
+        probabilities, _, _ = backend._probabilities(clip_audio, lambda fraction: None)
     return probabilities
 
 

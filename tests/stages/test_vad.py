@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 
-from dubkit import PipelineConfig, build_pipeline
+import pytest
+
+from dubkit import CancelledError, PipelineConfig, ProgressEvent, build_pipeline
+from dubkit.backends.protocols import BackendKind
 from dubkit.models import SpeechRegion
-from dubkit.pipeline import Pipeline
+from dubkit.pipeline import CancelToken, Pipeline
 from dubkit.pipeline.keys import SPEECH
+from dubkit.pipeline.progress import ProgressState
 from dubkit.testing import SampleVideo
 
 from .chunk_runs import kill_and_resume
@@ -21,6 +26,12 @@ def _regions(
     with build_pipeline(config) as full, Pipeline(full.stages[:4]) as pipeline:
         result = pipeline.run(sample.path, to="es", source_language="en", run_dir=run_dir)
     return tuple(result.artifacts[SPEECH].regions)
+
+
+def _silero_in_blocks(block_seconds: float) -> PipelineConfig:
+    return PipelineConfig(
+        vad="silero", diarizer="single", backend_options={BackendKind.VAD: {"block_seconds": block_seconds}}
+    )
 
 
 def test_a_dub_killed_during_vad_resumes_at_the_last_finished_chunk(
@@ -51,3 +62,46 @@ def test_a_detector_that_streams_whole_files_is_never_cut(tmp_path: Path, sample
     asked_in_chunks = _regions(sample, tmp_path / "chunked", vad="silero", chunk_seconds=10.0)
     assert asked_in_chunks == whole
     assert not list((tmp_path / "chunked" / "units" / "vad").glob("*.json"))
+
+
+def test_a_streaming_detector_reports_what_it_has_read_and_the_time_left(
+    tmp_path: Path, sample: SampleVideo
+) -> None:
+    events: list[ProgressEvent] = []
+    with build_pipeline(_silero_in_blocks(4.0)) as full, Pipeline(full.stages[:4]) as pipeline:
+        pipeline.run(sample.path, to="es", source_language="en", run_dir=tmp_path, progress=events.append)
+    reads = [e for e in events if e.stage == "vad" and e.message.endswith("s left")]
+    assert len(reads) >= 5  # a ~24 s track in 4 s blocks
+    assert all(a.fraction <= b.fraction for a, b in itertools.pairwise(reads))
+    assert reads[-1].fraction == 1.0 and reads[-1].eta_seconds == 0.0
+    assert all(e.eta_seconds is not None and e.eta_seconds >= 0 for e in reads)
+    assert "% read" in reads[0].message
+
+
+def test_a_cancelled_run_stops_a_streaming_detector_between_blocks(
+    tmp_path: Path, sample: SampleVideo
+) -> None:
+    token = CancelToken()
+    reads: list[float] = []
+
+    def cancel_at_the_first_block(event: ProgressEvent) -> None:
+        if event.stage == "vad" and event.state is ProgressState.RUNNING:
+            reads.append(event.fraction)
+            token.cancel()
+
+    with (
+        build_pipeline(_silero_in_blocks(4.0)) as full,
+        Pipeline(full.stages[:4]) as pipeline,
+        pytest.raises(CancelledError) as info,
+    ):
+        pipeline.run(
+            sample.path,
+            to="es",
+            source_language="en",
+            run_dir=tmp_path,
+            progress=cancel_at_the_first_block,
+            cancel=token,
+        )
+    assert info.value.stage == "vad"
+    assert reads and reads[-1] < 0.5  # stopped after its first blocks, not at the end of the file
+    assert not list(tmp_path.glob("stages/vad-*/artifact.json"))

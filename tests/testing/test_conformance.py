@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pytest
@@ -57,3 +57,46 @@ def test_a_backend_that_loads_in_its_constructor_is_caught() -> None:
 
     with pytest.raises(ConformanceError, match="constructor"):
         check_backend("diarizer", Eager)
+
+
+class _Streams(BaseVAD[NoOptions]):
+    """A streaming detector: speech in the first half, progress in quarters (overridden below)."""
+
+    def detect(self, audio: AudioFile) -> Sequence[SpeechRegion]:
+        return self.detect_streaming(audio, lambda fraction: None)
+
+    def detect_streaming(self, audio: AudioFile, progress: Callable[[float], None]) -> Sequence[SpeechRegion]:
+        for fraction in self.fractions():
+            progress(fraction)
+        return [SpeechRegion(0.0, audio.duration / 2)]
+
+    def fractions(self) -> list[float]:
+        return [0.25, 0.5, 0.75, 1.0]
+
+
+def test_a_streaming_vad_is_checked_for_its_progress(tmp_path: Path) -> None:
+    class StopsShort(_Streams):
+        def fractions(self) -> list[float]:
+            return [0.25, 0.5]
+
+    class GoesBack(_Streams):
+        def fractions(self) -> list[float]:
+            return [0.5, 0.25, 1.0]
+
+    class Silent(_Streams):
+        def fractions(self) -> list[float]:
+            return []
+
+    class DisagreesWithDetect(_Streams):
+        def detect(self, audio: AudioFile) -> Sequence[SpeechRegion]:
+            return []
+
+    check_backend("vad", _Streams, workdir=tmp_path)
+    with pytest.raises(ConformanceError, match=r"end at 1\.0"):
+        check_backend("vad", StopsShort, workdir=tmp_path)
+    with pytest.raises(ConformanceError, match="rise"):
+        check_backend("vad", GoesBack, workdir=tmp_path)
+    with pytest.raises(ConformanceError, match="never reported"):
+        check_backend("vad", Silent, workdir=tmp_path)
+    with pytest.raises(ConformanceError, match="what detect"):
+        check_backend("vad", DisagreesWithDetect, workdir=tmp_path)

@@ -21,7 +21,7 @@ from `dubkit.backends.base`.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from enum import Enum
 from pathlib import Path
 from types import TracebackType
@@ -41,6 +41,7 @@ __all__ = [
     "LinkableDiarizer",
     "ResumableSeparator",
     "Separator",
+    "StreamingVAD",
     "Synthesizer",
     "Transcriber",
     "TranslationCandidate",
@@ -138,6 +139,23 @@ class VoiceActivityDetector(Backend, Protocol):
 
     def detect(self, audio: AudioFile) -> Sequence[SpeechRegion]:
         """Speech regions of a 16 kHz mono file, in time order."""
+        ...
+
+
+@runtime_checkable
+class StreamingVAD(VoiceActivityDetector, Protocol):
+    """A detector that reads whole files itself in bounded memory, its state carried through (optional).
+
+    The vad stage hands it the whole track rather than cutting it into chunks (a cut restarts a
+    stateful detector's state, which can move regions tens of seconds later), and passes on its
+    progress.
+    """
+
+    def detect_streaming(self, audio: AudioFile, progress: Callable[[float], None]) -> Sequence[SpeechRegion]:
+        """`VoiceActivityDetector.detect`, calling ``progress`` with the fraction read as it goes.
+
+        ``progress`` may raise (`dubkit.errors.CancelledError` when the run is cancelled): let it through.
+        """
         ...
 
 

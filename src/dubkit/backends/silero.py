@@ -112,11 +112,6 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
         sequence: bool | None = None
         block_seconds: float = attrs.field(default=60.0, validator=_positive)
 
-    #: The vad stage hands this detector whole files rather than chunks: it reads them in blocks (bounded
-    #: memory) and its state carries through the file; restarting it at a chunk's cut changed regions
-    #: tens of seconds later (a sentence split in two on the ten-minute benchmark talk).
-    stream_whole_file = True
-
     _model: Any = None
     _session: Any = None
     _sequence_session: Any = None
@@ -187,10 +182,22 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
         Raises:
             BackendRuntimeError: the file cannot be read, has another sample rate, or the model failed.
         """
+        return self.detect_streaming(audio, _no_progress)
+
+    def detect_streaming(self, audio: AudioFile, progress: Callable[[float], None]) -> Sequence[SpeechRegion]:
+        """`detect`, calling ``progress`` with the fraction of the file read after each block.
+
+        A `dubkit.backends.protocols.StreamingVAD`: the vad stage hands Silero whole files rather than
+        chunks, because its state carries through the file and restarting it at a chunk's cut changed
+        regions tens of seconds later (a sentence split in two on the ten-minute benchmark talk).
+
+        Raises:
+            BackendRuntimeError: the file cannot be read, has another sample rate, or the model failed.
+        """
         self.load()
         opts = self.options
         try:
-            probabilities, rate, total = self._probabilities(audio)
+            probabilities, rate, total = self._probabilities(audio, progress)
             if not probabilities:
                 return []
             stamps = speech_timestamps(
@@ -217,7 +224,9 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
             if end > start
         ]
 
-    def _probabilities(self, audio: AudioFile) -> tuple[list[float], int, int]:
+    def _probabilities(
+        self, audio: AudioFile, progress: Callable[[float], None]
+    ) -> tuple[list[float], int, int]:
         """One speech probability per window, the sample rate and the number of samples read."""
         step: Callable[[npt.NDArray[np.float32], int, list[float]], None]
         step = self._onnx_windows if self._onnx else self._torch_windows
@@ -241,10 +250,13 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
                     usable = len(data) - len(data) % window
                     step(data[:usable], rate, probabilities)
                     carry = data[usable:]
+                    if audio.duration > 0:
+                        progress(min(1.0, total / rate / audio.duration))
                 if carry.size:
                     padded = np.zeros(_WINDOW[rate], dtype=np.float32)
                     padded[: carry.size] = carry
                     step(padded, rate, probabilities)
+            progress(1.0)
         except (OSError, EOFError, wave.Error) as exc:
             raise BackendRuntimeError(
                 f"cannot read {audio.path.name}: {exc}", kind=_KIND, name=_NAME
@@ -328,6 +340,10 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
             )
             out.extend(np.asarray(probabilities, dtype=np.float32).reshape(-1).tolist())
         self._sequence_state = (hidden, cell, context)
+
+
+def _no_progress(fraction: float) -> None:
+    """Progress nobody follows."""
 
 
 def _onnx_session(path: Path) -> Any:

@@ -1,7 +1,8 @@
 """Stage 4, vad: find where speech is in the analysis track.
 
 A track longer than ``chunk_seconds`` is detected chunk by chunk, unless the detector streams whole
-files itself (its ``stream_whole_file`` attribute, as Silero's): each chunk is copied to a small WAV
+files itself (a `dubkit.backends.protocols.StreamingVAD`, as Silero is; it reports how much it has
+read, and a cancelled run stops it between blocks): each chunk is copied to a small WAV
 file and handed to the detector, so any detector works on bounded memory. Chunks are cut at silences
 the detector found (`dubkit.stages.chunking.settled_regions`): a region still running at a chunk's end
 is detected again from the silence before it. Each chunk's regions are a checkpoint in the stage's
@@ -13,12 +14,12 @@ from __future__ import annotations
 import hashlib
 import time
 import wave
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
 from dubkit.backends.binding import BackendBinding
-from dubkit.backends.protocols import VoiceActivityDetector
+from dubkit.backends.protocols import StreamingVAD, VoiceActivityDetector
 from dubkit.models.media import AudioFile
 from dubkit.models.speech import SpeechRegion, VoiceActivity
 from dubkit.pipeline.cache import stable_hash
@@ -31,15 +32,6 @@ from dubkit.stages.chunking import settled_regions
 __all__ = ["VadStage"]
 
 _GUARD = 1.0  # a region ending closer than this to a chunk's end may go on into the next chunk
-
-
-def _streams_whole_files(detector: object) -> bool:
-    """Whether a detector reads any file in bounded memory and wants it whole (``stream_whole_file``).
-
-    An optional attribute: Silero's state carries through the whole file, and restarting it at a cut
-    changes regions tens of seconds later (measured: a sentence split in two, placed 1.1 s late).
-    """
-    return getattr(detector, "stream_whole_file", False) is True
 
 
 class VadStage(BaseStage[VoiceActivity]):
@@ -71,14 +63,17 @@ class VadStage(BaseStage[VoiceActivity]):
     def run(self, ctx: StageContext, inputs: Artifacts) -> VoiceActivity:
         """Detect speech regions, sorted and clipped to the audio."""
         audio = inputs[AUDIO].analysis
+        detector = self.detector.get()
         regions: list[SpeechRegion] | None = None
-        if audio.duration > self.chunk_seconds and not _streams_whole_files(self.detector.instance):
+        if isinstance(detector, StreamingVAD):
+            regions = list(detector.detect_streaming(audio, _streaming_progress(ctx)))
+        elif audio.duration > self.chunk_seconds:
             try:
                 regions = self._detect_chunks(ctx, audio)
             except wave.Error:  # not a PCM WAV the stage can cut: the detector reads it whole
                 regions = None
         if regions is None:
-            regions = list(self.detector.get().detect(audio))
+            regions = list(detector.detect(audio))
         regions.sort(key=lambda r: r.start)
         kept = tuple(r for r in regions if r.end > r.start and r.start < audio.duration)
         ctx.progress(1.0, f"{len(kept)} regions")
@@ -140,3 +135,17 @@ class VadStage(BaseStage[VoiceActivity]):
     def close(self) -> None:
         """Free the detector."""
         self.detector.close()
+
+
+def _streaming_progress(ctx: StageContext) -> Callable[[float], None]:
+    """A `StreamingVAD`'s progress callback: the fraction read, the time left, and cancellation."""
+    started = time.monotonic()
+
+    def report(fraction: float) -> None:
+        ctx.check_cancelled()
+        elapsed = time.monotonic() - started
+        left = elapsed / fraction * (1.0 - fraction) if fraction > 0 else None
+        message = f"{fraction:.0%} read" + (f", ~{left:.0f}s left" if left is not None else "")
+        ctx.progress(fraction, message, eta_seconds=left)
+
+    return report

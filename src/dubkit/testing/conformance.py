@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -9,6 +10,7 @@ from typing import Any
 
 from dubkit.backends.protocols import (
     BackendKind,
+    StreamingVAD,
     TranslationCandidate,
     supported_languages,
     supported_pairs,
@@ -40,11 +42,27 @@ def _check_regions(regions: Sequence[SpeechRegion], duration: float) -> None:
         _require(0 <= region.start <= region.end <= duration + 0.5, f"region {region} lies outside the audio")
 
 
+def _check_streaming(backend: StreamingVAD, audio: AudioFile, regions: Sequence[SpeechRegion]) -> None:
+    """``detect_streaming`` finds what ``detect`` finds, reporting fractions that rise to 1.0."""
+    reported: list[float] = []
+    streamed = list(backend.detect_streaming(audio, reported.append))
+    _require(streamed == list(regions), "detect_streaming() must find what detect() finds")
+    _require(bool(reported), "detect_streaming() never reported its progress")
+    _require(
+        all(0.0 <= a <= b <= 1.0 for a, b in itertools.pairwise(reported)) and reported[0] >= 0.0,
+        f"progress must rise within 0-1, got {reported}",
+    )
+    _require(reported[-1] == 1.0, f"progress must end at 1.0 once the file is read, got {reported[-1]}")
+
+
 def _exercise(kind: BackendKind, backend: Any, workdir: Path, language: str, target: str) -> None:
     audio = write_tone_wav(workdir / "sample.wav")
     region = [SpeechRegion(0.0, audio.duration)]
     if kind is BackendKind.VAD:
-        _check_regions(backend.detect(audio), audio.duration)
+        regions = backend.detect(audio)
+        _check_regions(regions, audio.duration)
+        if isinstance(backend, StreamingVAD):
+            _check_streaming(backend, audio, regions)
     elif kind is BackendKind.DIARIZER:
         turns = backend.diarize(audio, region)
         _require(all(isinstance(t, SpeakerTurn) for t in turns), "diarize() must return SpeakerTurn values")
