@@ -51,6 +51,19 @@ class StageContext:
         """Report how far the stage is (0.0-1.0) and, when known, the seconds it has left."""
         self._report(min(1.0, max(0.0, fraction)), message, eta_seconds)
 
+    def progress_since(self, started: float, fraction: float, message: str) -> None:
+        """Report ``fraction`` done, with the time left at the pace kept since ``started``.
+
+        Args:
+            started: When the work began (`time.monotonic`).
+            fraction: How much is done, 0.0-1.0 (nothing is estimated at 0).
+            message: What is done (``chunk 3/12``); ``, ~Ns left`` is added when estimated.
+        """
+        left = (time.monotonic() - started) / fraction * (1.0 - fraction) if fraction > 0 else None
+        if left is not None:
+            message += f", ~{left:.0f}s left"
+        self.progress(fraction, message, eta_seconds=left)
+
     def check_cancelled(self) -> None:
         """Raise `dubkit.errors.CancelledError` if the run was cancelled; call between units.
 
@@ -87,12 +100,7 @@ class StageContext:
         started = time.monotonic()
         for i, item in enumerate(seq):
             self.check_cancelled()
-            left = (time.monotonic() - started) / i * (count - i) if i else None
-            self.progress(
-                i / count if count else 1.0,
-                f"{label} {i + 1}/{count}" + (f", ~{left:.0f}s left" if left is not None else ""),
-                eta_seconds=left,
-            )
+            self.progress_since(started, i / count if count else 1.0, f"{label} {i + 1}/{count}")
             yield item
             if release_memory:
                 release_free_memory()

@@ -3,8 +3,9 @@
 glibc's allocator keeps memory a process has freed for later use, in one arena per thread that
 allocated it (CTranslate2, onnxruntime and BLAS run threads of their own), and only hands back what
 lies at the top of a heap. Over an hour-long dub the gaps left by thousands of freed blocks (audio
-pieces, decoder buffers) add up: measured on a 120-minute input, the process's resident size crept from
-about 590 to 750 MB during transcription alone, while the live data stayed flat. ``malloc_trim(0)``
+pieces, decoder buffers) add up: traced on a 120-minute input, the resident size rose in steps during
+transcription alone (from about 540 to 630 MB) while what the stage keeps grew by a few MB, and the
+whole dub peaked at 751 MB against 574 MB for ten minutes. ``malloc_trim(0)``
 returns every whole free page of every arena (glibc 2.8 and later), so calling it after each chunk and
 each stage keeps the resident size to what is in use. It costs a few milliseconds when there is little
 to return.

@@ -107,9 +107,7 @@ class VadStage(BaseStage[VoiceActivity]):
                 position += frames if last else max(1, round(advance * rate))
                 count += 1
                 release_free_memory()
-                elapsed = time.monotonic() - started
-                left = elapsed / position * (total - position)
-                ctx.progress(position / total, f"chunk {count}, ~{left:.0f}s left", eta_seconds=left)
+                ctx.progress_since(started, position / total, f"chunk {count}")
         piece.unlink(missing_ok=True)
         return regions
 
@@ -143,9 +141,6 @@ def _streaming_progress(ctx: StageContext) -> Callable[[float], None]:
 
     def report(fraction: float) -> None:
         ctx.check_cancelled()
-        elapsed = time.monotonic() - started
-        left = elapsed / fraction * (1.0 - fraction) if fraction > 0 else None
-        message = f"{fraction:.0%} read" + (f", ~{left:.0f}s left" if left is not None else "")
-        ctx.progress(fraction, message, eta_seconds=left)
+        ctx.progress_since(started, fraction, f"{fraction:.0%} read")
 
     return report
