@@ -114,10 +114,13 @@ class NLLBTranslator(BaseTranslator["NLLBTranslator.Options"]):
                 _KIND, _NAME, f"cannot import transformers/torch: {exc}", install=_INSTALL
             ) from exc
         opts = self.options
-        where = {"local_files_only": opts.local_files_only, "cache_dir": opts.cache_dir}
         try:
-            tokenizer = AutoTokenizer.from_pretrained(opts.model, **where)
-            model = AutoModelForSeq2SeqLM.from_pretrained(opts.model, **where)
+            tokenizer = AutoTokenizer.from_pretrained(
+                opts.model, local_files_only=opts.local_files_only, cache_dir=opts.cache_dir
+            )
+            model = AutoModelForSeq2SeqLM.from_pretrained(
+                opts.model, local_files_only=opts.local_files_only, cache_dir=opts.cache_dir
+            )
         except (OSError, ValueError) as exc:
             raise BackendUnavailableError(
                 _KIND,
