@@ -5,6 +5,10 @@
 #   ./dev.sh test     set everything up, then run the whole test suite (lint, types, layers, tests)
 #   ./dev.sh setup    only set up (Debian packages when missing, .venv with every extra)
 #   ./dev.sh lint     only ruff, mypy --strict, import-linter, typing examples, docs build
+#   ./dev.sh lock     refresh requirements/*.lock on purpose (newest allowed versions, with hashes)
+#
+# Python packages come from requirements/dev.lock (exact versions and hashes). DUBKIT_UNLOCKED=1 installs
+# the newest allowed versions instead (what the lock refresh and `nox -s tests-latest` use).
 #
 # Set-up is idempotent and quick when nothing changed (a stamp of the dependency files is kept in .venv).
 set -euo pipefail
@@ -39,29 +43,70 @@ apt_packages() {
   fi
 }
 
-# --- Python packages into .venv ------------------------------------------------------------------------
+# --- Python packages into .venv, from the lock -------------------------------------------------------
+# requirements/dev.lock pins every distribution (with hashes) that the suite passes with; torch is pinned
+# here instead (exactly this version, a CPU build where one is available: any other request pulls a CUDA
+# build of several GB). Everything goes in with --no-deps, so nothing is resolved on the day.
+TORCH='torch==2.13.0'
+EXTRAS='offline,nllb,mms,quality,voices,distributed,server,s3'
+
+install_locked() {
+  "$PY" scripts/lock.py check-platform requirements/dev.lock
+  "$PY" -m pip install -q --no-deps --require-hashes -r requirements/bootstrap.lock
+  "$PY" -m pip install -q --no-deps --require-hashes -r requirements/dev.lock
+  "$PY" -m pip install -q --no-deps "$TORCH"
+  "$PY" -m pip install -q --no-deps -e .
+  "$PY" -m pip install -q --no-deps -e tests/plugins/sample_plugin -e tests/plugins/standin_plugin
+  VENV="$VENV" bash scripts/install-heavy-extras.sh --locked
+}
+
+# The newest versions that the requirements in pyproject.toml admit: what `./dev.sh lock` freezes, and
+# what `nox -s tests-latest` tests against. $1: the virtualenv.
+install_unlocked() {
+  local py="$1/bin/python"
+  "$py" -m pip install -q --upgrade 'pip>=25.1'
+  "$py" -m pip install -q "$TORCH"
+  "$py" -m pip install -q -e ".[$EXTRAS]" --group dev
+  VENV="$1" bash scripts/install-heavy-extras.sh
+}
+
 python_packages() {
   local stamp="$VENV/.dubkit-setup" want
-  want=$(cat pyproject.toml scripts/*.sh tests/plugins/sample_plugin/pyproject.toml tests/plugins/standin_plugin/pyproject.toml dev.sh | sha256sum | cut -c1-32)
+  want=$(cat pyproject.toml requirements/*.lock scripts/*.sh scripts/lock.py tests/plugins/*/pyproject.toml dev.sh | sha256sum | cut -c1-32)
   if [ -x "$PY" ] && [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ]; then
     return 0
   fi
   [ -x "$PY" ] || { log "creating $VENV"; python3 -m venv "$VENV"; }
-  log "installing Python packages into $VENV"
-  "$PY" -m pip install -q --upgrade 'pip>=25.1'
-  # torch first, pinned: a CPU build of exactly this version is what the project is tested with; any
-  # other request would pull a CUDA build of several GB.
-  "$PY" -m pip install -q 'torch==2.13.0'
-  "$PY" -m pip install -q -e '.[offline,nllb,mms,quality,distributed,server,s3]' --group dev
-  VENV="$VENV" bash scripts/install-heavy-extras.sh
-  "$PY" -m pip install -q --no-deps -e tests/plugins/sample_plugin
-  "$PY" -m pip install -q --no-deps -e tests/plugins/standin_plugin
-  "$PY" - <<'EOF'
-import importlib.metadata as md
-v = md.version("torch")
-assert v.split("+")[0] == "2.13.0", f"torch {v} was installed; expected 2.13.0"
-EOF
+  if [ -n "${DUBKIT_UNLOCKED:-}" ]; then
+    log "installing the newest allowed Python packages into $VENV (DUBKIT_UNLOCKED: not the lock)"
+    install_unlocked "$VENV"
+    "$PY" -m pip install -q --no-deps -e tests/plugins/sample_plugin -e tests/plugins/standin_plugin
+  else
+    log "installing the locked Python packages into $VENV"
+    install_locked
+    if ! "$PY" scripts/lock.py verify --venv "$VENV"; then
+      # A venv made from an older lock keeps distributions the new one dropped: start it afresh, once.
+      log "rebuilding $VENV from scratch"
+      rm -rf "$VENV"
+      python3 -m venv "$VENV"
+      install_locked
+      "$PY" scripts/lock.py verify --venv "$VENV"
+    fi
+  fi
   echo "$want" >"$stamp"
+}
+
+# Refresh the lock on purpose: the newest allowed versions in a fresh venv, frozen with their hashes.
+lock() {
+  local tmp
+  tmp=$(mktemp -d)
+  trap 'rm -rf "$tmp"' RETURN
+  log "resolving the newest allowed versions in a fresh venv ($tmp)"
+  python3 -m venv "$tmp/venv"
+  install_unlocked "$tmp/venv"
+  "$tmp/venv/bin/python" scripts/lock.py write --venv "$tmp/venv"
+  "$tmp/venv/bin/python" scripts/lock.py extras --venv "$tmp/venv"
+  log "lock refreshed: run ./dev.sh test (it installs exactly the new lock), then commit requirements/"
 }
 
 setup() {
@@ -111,5 +156,6 @@ case "$cmd" in
   lint) setup; lint ;;
   test) setup; run_tests "$@" ;;
   demo) setup; demo ;;
-  *) echo "usage: ./dev.sh {demo|test|setup|lint} [pytest args]" >&2; exit 2 ;;
+  lock) apt_packages; lock ;;
+  *) echo "usage: ./dev.sh {demo|test|setup|lint|lock} [pytest args]" >&2; exit 2 ;;
 esac

@@ -15,9 +15,13 @@
 # On a machine where a matched torch/torchaudio/torchcodec set is available, prefer the plain install:
 #   pip install 'dubkit[pyannote,demucs]'
 #
-# Usage: VENV=/path/to/venv scripts/install-heavy-extras.sh   (default: .venv beside this repo)
+# Usage: VENV=/path/to/venv scripts/install-heavy-extras.sh [--locked]   (default: .venv beside this repo)
+#   --locked: the packages are already installed from requirements/dev.lock (./dev.sh does that); only
+#             switch off torchaudio's native libraries and check that the three import.
 # Idempotent: re-running installs nothing new and leaves the disabled libraries disabled.
 set -euo pipefail
+LOCKED=
+[ "${1:-}" = --locked ] && LOCKED=1
 
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${VENV:-$ROOT/.venv}"
@@ -34,6 +38,7 @@ case "$before" in
   *) echo "install-heavy-extras: expected torch 2.13.0 in $VENV, found: $before" >&2; exit 1 ;;
 esac
 
+if [ -z "$LOCKED" ]; then
 # --- openai-whisper: its requirements name triton (about 1 GB, useless on a CPU), so install it without
 # dependencies and add the small ones by hand ----------------------------------------------------------
 "${PIP[@]}" --no-deps "openai-whisper==20250625"
@@ -62,6 +67,7 @@ esac
   "torch-audiomentations==0.12.0" \
   "torch-pitch-shift==1.2.5" \
   "torchaudio==2.11.0"
+fi
 
 # Switch off torchaudio's native libraries (they do not load beside torch 2.13.0); torchaudio then
 # imports as pure Python (its transforms such as MFCC work; its file I/O does not).
