@@ -6,6 +6,7 @@
 #   ./dev.sh setup    only set up (Debian packages when missing, .venv with every extra)
 #   ./dev.sh lint     only ruff, mypy --strict, import-linter, typing examples, docs build
 #   ./dev.sh lock     refresh requirements/*.lock on purpose (newest allowed versions, with hashes)
+#   ./dev.sh image    build the Docker image with podman and check it inside (scripts/build_image.sh)
 #
 # Python packages come from requirements/dev.lock (exact versions and hashes). DUBKIT_UNLOCKED=1 installs
 # the newest allowed versions instead (what the lock refresh and `nox -s tests-latest` use).
@@ -157,5 +158,6 @@ case "$cmd" in
   test) setup; run_tests "$@" ;;
   demo) setup; demo ;;
   lock) apt_packages; lock ;;
-  *) echo "usage: ./dev.sh {demo|test|setup|lint|lock} [pytest args]" >&2; exit 2 ;;
+  image) setup; bash scripts/build_image.sh ;;
+  *) echo "usage: ./dev.sh {demo|test|setup|lint|lock|image} [pytest args]" >&2; exit 2 ;;
 esac

@@ -6,7 +6,6 @@ from __future__ import annotations
 import array
 import logging
 import math
-import time
 import wave
 from collections.abc import Callable
 from pathlib import Path
@@ -79,9 +78,7 @@ def test_clips_land_on_time_at_the_target_loudness(
             ClipTiming("c", start=4.5, end=5.0, gain_db=-12.0),
         )
     )
-    start = time.monotonic()
     dubbed = mix(plan, clips, original=bed, out_path=tmp_path / "out" / "dub.wav", ffmpeg=ffmpeg)
-    assert time.monotonic() - start < 10
 
     track = dubbed.track
     assert (track.sample_rate, track.channels, track.channel_layout) == (48000, 2, "stereo")
@@ -204,7 +201,6 @@ def test_hundreds_of_clips(
         ClipTiming(f"seg-{i:04d}", start=0.5 + i * 0.13 - (0.05 if i % 5 == 0 else 0.0), end=0.0)
         for i in range(count)
     )
-    start = time.monotonic()
     dubbed = mix(
         TimingPlan(timings),
         clips,
@@ -213,8 +209,6 @@ def test_hundreds_of_clips(
         ffmpeg=ffmpeg,
         options=MixOptions(stretch_engine="atempo"),
     )
-    elapsed = time.monotonic() - start
-    assert elapsed < 30
     assert round(dubbed.track.duration * 44100) == round(original.duration * 44100)
     out = dubbed.track.path
     assert tone_level(out, 1200, 0.5 + 101 * 0.13, 0.5 + 101 * 0.13 + 0.07) > 5 * tone_level(

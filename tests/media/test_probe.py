@@ -72,10 +72,8 @@ def test_cover_art_is_not_video(cover_art_mp3: Path, ffmpeg: FFmpeg) -> None:
 
 
 def test_no_audio_stream(silent_video: Path, ffmpeg: FFmpeg) -> None:
-    start = time.monotonic()
     with pytest.raises(NoAudioStreamError):
         probe(silent_video, ffmpeg=ffmpeg)
-    assert time.monotonic() - start < 2.0
     assert probe(silent_video, ffmpeg=ffmpeg, require_audio=False).has_video
 
 
@@ -155,7 +153,8 @@ def _rejects(path: Path, ffmpeg: FFmpeg, error: type[MediaError]) -> MediaError:
     with pytest.raises(error) as caught:
         probe(path, ffmpeg=ffmpeg)
     elapsed = time.monotonic() - start
-    assert elapsed < 2.0, f"{path.name} took {elapsed:.2f} s"
+    # A hang guard, not a speed check (the process limits stop a stuck ffprobe well before this).
+    assert elapsed < 60, f"{path.name} took {elapsed:.2f} s"
     return caught.value
 
 

@@ -61,7 +61,7 @@ def test_timeout_kills_the_process_group(tmp_path: Path) -> None:
     start = time.monotonic()
     with pytest.raises(FFmpegError) as caught:
         run_process([PY, "-c", code], cwd=tmp_path, limits=ProcessLimits(timeout_s=3.0))
-    assert time.monotonic() - start < 10
+    assert time.monotonic() - start < 30  # stopped at its 3 s timeout, not after the child's 60 s
     assert caught.value.timed_out
     assert caught.value.returncode is None
     grandchild = int(marker.read_text())

@@ -11,7 +11,6 @@ from rich.markup import escape
 
 from dubkit._version import __version__
 from dubkit.errors import DubkitError
-from dubkit.settings import Settings
 
 __all__ = ["app", "console", "fail", "main"]
 
@@ -49,6 +48,8 @@ def _root(
     ] = None,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging (-v, -vv).")] = 0,
 ) -> None:
+    from dubkit.settings import Settings
+
     settings = Settings()
     level = [settings.log_level, "INFO", "DEBUG"][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")

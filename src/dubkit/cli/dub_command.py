@@ -2,22 +2,22 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
-from dubkit.api import default_run_dir
-from dubkit.backends.protocols import BackendKind
 from dubkit.cli import app, console, fail
+from dubkit.cli.output import Column, StageLines, print_rows
 from dubkit.errors import ConfigError, DubkitError
-from dubkit.models.project import DubProject
-from dubkit.pipeline.build import PipelineConfig, build_pipeline
-from dubkit.pipeline.progress import RichProgress
-from dubkit.pipeline.result import DubResult
-from dubkit.settings import Settings
+
+if TYPE_CHECKING:
+    from dubkit.backends.protocols import BackendKind
+    from dubkit.pipeline.progress import ProgressHook
+    from dubkit.pipeline.result import DubResult
 
 __all__ = ["dub", "parse_options", "redub"]
 
@@ -29,6 +29,8 @@ def parse_options(items: list[str]) -> dict[BackendKind, dict[str, Any]]:
         ConfigError: an item of the wrong shape or an unknown kind.
     """
     import json
+
+    from dubkit.backends.protocols import BackendKind
 
     out: dict[BackendKind, dict[str, Any]] = {}
     for item in items:
@@ -54,41 +56,64 @@ def parse_options(items: list[str]) -> dict[BackendKind, dict[str, Any]]:
 
 def _summary(result: DubResult, files: dict[str, Path]) -> None:
     q = result.project.quality
-    table = Table(title=f"{result.request.source.path.name} -> {result.request.target_language}")
-    table.add_column("stage")
-    table.add_column("seconds", justify="right")
-    table.add_column("cached")
-    for report in result.reports:
-        table.add_row(report.name, f"{report.seconds:.2f}", "yes" if report.cached else "")
-    console.print(table)
+    stages = [
+        {"stage": r.name, "seconds": f"{r.seconds:.2f}", "cached": "yes" if r.cached else ""}
+        for r in result.reports
+    ]
+    title = f"{result.request.source.path.name} -> {result.request.target_language}"
+    print_rows(
+        console, stages, [Column("stage"), Column("seconds", justify="right"), Column("cached")], title=title
+    )
     console.print(
         f"segments: {len(result.project.segments)}, flagged: {len(q.flagged_segments)}, "
         f"failed: {len(q.failed_segments)}, loudness: {q.loudness_lufs} LUFS"
     )
     flagged = [s for s in result.project.segments if s.quality.flags or s.status != "ok"]
     if flagged:
-        lines = Table(title="lines to review", title_justify="left")
-        for column in ("id", "time", "speaker", "stretch", "offset", "back WER", "flags", "spoken"):
-            lines.add_column(column)
+        rows = []
         for seg in flagged[:30]:
             quality, timing = seg.quality, seg.timing
-            lines.add_row(
-                seg.id,
-                f"{seg.start:.1f}-{seg.end:.1f}",
-                seg.speaker,
-                f"{quality.stretch:.2f}" if quality.stretch is not None else "",
-                f"{quality.start_offset:+.2f}" if quality.start_offset is not None else "",
-                f"{quality.back_wer:.2f}" if quality.back_wer is not None else "",
-                escape(", ".join(quality.flags) or seg.status),
-                escape(timing.spoken if timing else seg.error or ""),
+            rows.append(
+                {
+                    "id": seg.id,
+                    "time": f"{seg.start:.1f}-{seg.end:.1f}",
+                    "speaker": seg.speaker,
+                    "stretch": f"{quality.stretch:.2f}" if quality.stretch is not None else "",
+                    "offset": f"{quality.start_offset:+.2f}" if quality.start_offset is not None else "",
+                    "back WER": f"{quality.back_wer:.2f}" if quality.back_wer is not None else "",
+                    "flags": ", ".join(quality.flags) or seg.status,
+                    "spoken": timing.spoken if timing else seg.error or "",
+                }
             )
-        console.print(lines)
+        columns = [
+            Column("id"),
+            Column("time"),
+            Column("speaker"),
+            Column("stretch", justify="right"),
+            Column("offset", justify="right"),
+            Column("back WER", justify="right"),
+            Column("flags", fold=True),
+            Column("spoken", fold=True),
+        ]
+        print_rows(console, rows, columns, title="lines to review")
         if len(flagged) > 30:
             console.print(f"... and {len(flagged) - 30} more in the dub project")
     for note in q.notes:
         console.print(f"[yellow]note:[/] {escape(note)}")
     for label, path in files.items():
         console.print(f"{label}: {path}")
+
+
+@contextlib.contextmanager
+def _progress() -> Iterator[ProgressHook]:
+    """Live bars on a terminal; one line per stage on stderr when output goes to a pipe or a file."""
+    from dubkit.pipeline.progress import RichProgress
+
+    if not console.is_terminal:
+        yield StageLines()
+        return
+    with RichProgress() as bars:
+        yield bars
 
 
 @app.command()
@@ -113,6 +138,10 @@ def dub(
     ] = True,
 ) -> None:
     """Dub SOURCE into each --to language: writes <stem>.<lang>.mp4, .srt, .vtt and .dub.json."""
+    from dubkit.api import default_run_dir
+    from dubkit.pipeline.build import PipelineConfig, build_pipeline
+    from dubkit.settings import Settings
+
     chosen = {
         "transcriber": transcriber,
         "translator": translator,
@@ -140,7 +169,7 @@ def dub(
             ]
             run_dir = default_run_dir(source, folder, requests[0].source.sha256)
             for request in requests:
-                with RichProgress() as progress:
+                with _progress() as progress:
                     result = pipeline.execute(request, run_dir=run_dir, progress=progress)
                 exported = result.export(folder)
                 _summary(
@@ -161,6 +190,10 @@ def redub(
     project_file: Annotated[Path, typer.Argument(help="An edited <stem>.<lang>.dub.json.")],
 ) -> None:
     """Re-dub after editing a dub project: only edited lines (and the mix) are redone."""
+    from dubkit.backends.protocols import BackendKind
+    from dubkit.models.project import DubProject
+    from dubkit.pipeline.build import PipelineConfig, build_pipeline
+
     try:
         project = DubProject.load(project_file)
         chosen = {k: v for k, v in project.backends.items() if k in {kind.value for kind in BackendKind}}
@@ -171,7 +204,7 @@ def redub(
                 "low_memory": True,
             }
         )
-        with build_pipeline(config) as pipeline, RichProgress() as progress:
+        with build_pipeline(config) as pipeline, _progress() as progress:
             result = pipeline.redub(project, progress=progress)
         stem = project_file.name.removesuffix(f".{project.target_language}.dub.json")
         exported = result.export(project_file.parent, stem=stem)

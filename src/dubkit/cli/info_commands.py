@@ -8,14 +8,11 @@ from typing import Annotated, Optional
 
 import attrs
 import typer
-from rich.markup import escape
-from rich.table import Table
 
 from dubkit.backends.protocols import BackendKind
-from dubkit.backends.registry import Registry
 from dubkit.cli import app, console, fail
+from dubkit.cli.output import Column, print_rows
 from dubkit.errors import DubkitError
-from dubkit.models.languages import LANGUAGES
 
 __all__ = ["backends", "languages", "probe"]
 
@@ -26,6 +23,8 @@ def backends(
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
     """List backends (built-in and plugins) without importing them."""
+    from dubkit.backends.registry import Registry
+
     registry = Registry()
     rows: list[dict[str, str | bool]] = []
     for spec in registry.specs(kind):
@@ -41,29 +40,30 @@ def backends(
                 "note": note,
             }
         )
-    if as_json:
-        console.print_json(json.dumps(rows))
-        return
-    table = Table("kind", "name", "distribution", "version", "available", "note")
-    for row in rows:
-        table.add_row(
-            str(row["kind"]),
-            str(row["name"]),
-            str(row["distribution"]),
-            str(row["version"]),
-            "[green]yes[/]" if row["available"] else "[red]no[/]",
-            escape(str(row["note"])),
-        )
-    console.print(table)
+    columns = [
+        Column("kind"),
+        Column("name"),
+        Column("distribution"),
+        Column("version"),
+        Column("available"),
+        Column("note", fold=True),
+    ]
+    print_rows(console, rows, columns, as_json=as_json)
 
 
 @app.command()
-def languages() -> None:
+def languages(
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
     """List the languages dubkit knows (ISO 639-1 codes)."""
-    table = Table("code", "name", "ISO 639-3", "NLLB")
-    for lang in LANGUAGES:
-        table.add_row(lang.code, lang.name, lang.iso639_3, lang.nllb)
-    console.print(table)
+    from dubkit.models.languages import LANGUAGES
+
+    rows = [
+        {"code": lang.code, "name": lang.name, "iso639_3": lang.iso639_3, "nllb": lang.nllb}
+        for lang in LANGUAGES
+    ]
+    columns = [Column("code"), Column("name"), Column("iso639_3", "ISO 639-3"), Column("nllb", "NLLB")]
+    print_rows(console, rows, columns, as_json=as_json)
 
 
 @app.command()

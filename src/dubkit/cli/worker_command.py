@@ -6,18 +6,16 @@ import contextlib
 import signal
 import threading
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
 from dubkit.cli import app, console, fail
 from dubkit.errors import ConfigError, DubkitError
-from dubkit.jobs import InProcessRunner
-from dubkit.jobs.pipelines import WarmPipelines
-from dubkit.pipeline.build import PipelineConfig
-from dubkit.pipeline.warm import parse_memory_size
-from dubkit.settings import Settings
-from dubkit.storage import FsspecStorage
+
+if TYPE_CHECKING:
+    from dubkit.jobs.pipelines import WarmPipelines
+    from dubkit.pipeline.build import PipelineConfig
 
 __all__ = ["worker"]
 
@@ -28,6 +26,8 @@ def _config(path: Path | None) -> PipelineConfig:
     Raises:
         ConfigError: the file cannot be read or holds invalid settings.
     """
+    from dubkit.pipeline.build import PipelineConfig
+
     if path is None:
         return PipelineConfig(low_memory=False)
     return PipelineConfig.from_json_file(path)
@@ -84,6 +84,12 @@ def worker(
     ] = 60.0,
 ) -> None:
     """Dub queued jobs on this machine, keeping models warm between jobs (Ctrl-C stops gracefully)."""
+    from dubkit.jobs import InProcessRunner
+    from dubkit.jobs.pipelines import WarmPipelines
+    from dubkit.pipeline.warm import parse_memory_size
+    from dubkit.settings import Settings
+    from dubkit.storage import FsspecStorage
+
     settings = Settings()
     work_root = settings.data_dir / "work"
     try:

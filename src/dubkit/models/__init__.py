@@ -1,37 +1,42 @@
 """Pure data: attrs values inside the process, pydantic models where data is serialised."""
 
-from dubkit.models.job import JobRecord, JobStatus
-from dubkit.models.languages import LANGUAGES, Language, get_language, language_codes
-from dubkit.models.media import (
-    AudioFile,
-    DubbedAudio,
-    ExtractedAudio,
-    MediaInfo,
-    MuxedMedia,
-    Stems,
-    StreamInfo,
-    SubtitleCue,
-)
-from dubkit.models.project import DubProject, ProjectSegment, ProjectSpeaker, ProjectVoice
-from dubkit.models.speech import (
-    ChunkDiarization,
-    Clip,
-    ClipTiming,
-    Diarization,
-    SegmentIssue,
-    SpeakerTurn,
-    SpeechRegion,
-    Synthesis,
-    TimingPlan,
-    Transcript,
-    TranscriptSegment,
-    TranslatedSegment,
-    Translation,
-    Voice,
-    VoiceActivity,
-    VoiceProfile,
-    Word,
-)
+from typing import TYPE_CHECKING
+
+from dubkit._lazy import attach
+
+if TYPE_CHECKING:  # loaded on first use: see dubkit._lazy
+    from dubkit.models.job import JobRecord, JobStatus
+    from dubkit.models.languages import LANGUAGES, Language, get_language, language_codes
+    from dubkit.models.media import (
+        AudioFile,
+        DubbedAudio,
+        ExtractedAudio,
+        MediaInfo,
+        MuxedMedia,
+        Stems,
+        StreamInfo,
+        SubtitleCue,
+    )
+    from dubkit.models.project import DubProject, ProjectSegment, ProjectSpeaker, ProjectVoice
+    from dubkit.models.speech import (
+        ChunkDiarization,
+        Clip,
+        ClipTiming,
+        Diarization,
+        SegmentIssue,
+        SpeakerTurn,
+        SpeechRegion,
+        Synthesis,
+        TimingPlan,
+        Transcript,
+        TranscriptSegment,
+        TranslatedSegment,
+        Translation,
+        Voice,
+        VoiceActivity,
+        VoiceProfile,
+        Word,
+    )
 
 __all__ = [
     "LANGUAGES",
@@ -70,3 +75,44 @@ __all__ = [
     "get_language",
     "language_codes",
 ]
+
+__getattr__, __dir__ = attach(
+    __name__,
+    {
+        "AudioFile": "dubkit.models.media",
+        "ChunkDiarization": "dubkit.models.speech",
+        "Clip": "dubkit.models.speech",
+        "ClipTiming": "dubkit.models.speech",
+        "Diarization": "dubkit.models.speech",
+        "DubProject": "dubkit.models.project",
+        "DubbedAudio": "dubkit.models.media",
+        "ExtractedAudio": "dubkit.models.media",
+        "JobRecord": "dubkit.models.job",
+        "JobStatus": "dubkit.models.job",
+        "LANGUAGES": "dubkit.models.languages",
+        "Language": "dubkit.models.languages",
+        "MediaInfo": "dubkit.models.media",
+        "MuxedMedia": "dubkit.models.media",
+        "ProjectSegment": "dubkit.models.project",
+        "ProjectSpeaker": "dubkit.models.project",
+        "ProjectVoice": "dubkit.models.project",
+        "SegmentIssue": "dubkit.models.speech",
+        "SpeakerTurn": "dubkit.models.speech",
+        "SpeechRegion": "dubkit.models.speech",
+        "Stems": "dubkit.models.media",
+        "StreamInfo": "dubkit.models.media",
+        "SubtitleCue": "dubkit.models.media",
+        "Synthesis": "dubkit.models.speech",
+        "TimingPlan": "dubkit.models.speech",
+        "Transcript": "dubkit.models.speech",
+        "TranscriptSegment": "dubkit.models.speech",
+        "TranslatedSegment": "dubkit.models.speech",
+        "Translation": "dubkit.models.speech",
+        "Voice": "dubkit.models.speech",
+        "VoiceActivity": "dubkit.models.speech",
+        "VoiceProfile": "dubkit.models.speech",
+        "Word": "dubkit.models.speech",
+        "get_language": "dubkit.models.languages",
+        "language_codes": "dubkit.models.languages",
+    },
+)
