@@ -8,8 +8,8 @@
 #      containers.conf of our own, which a chroot build cannot set), under a temporary tag; the final
 #      tag (localhost/dubkit:local, or $DUBKIT_IMAGE_TAG) is set only when every check passed, so a
 #      failed build never leaves an image tagged.
-#   3. Checks inside the image's root filesystem (podman image mount + chroot, sharing this machine's
-#      loopback): dubkit --version; dubkit backends (the offline backends available); the server
+#   3. Checks inside the image's root filesystem (a container made from it, podman mount + chroot:
+#      writable like a running container, sharing this machine's loopback): dubkit --version; dubkit backends (the offline backends available); the server
 #      starting and answering /api/v1/health; one dub of the sample video completing.
 #   4. Results: build seconds, image size and each check in benchmarks/results/image.json.
 #
@@ -33,19 +33,23 @@ command -v podman >/dev/null || die "podman is not installed: apt-get install po
 WORK=$(mktemp -d)
 BUILD_TAG="localhost/dubkit:building-$$"
 MOUNTED=
+CONTAINER=
 SERVER_PID=
 cleanup() {
   [ -n "$SERVER_PID" ] && kill "$SERVER_PID" 2>/dev/null || true
   if [ -n "$MOUNTED" ]; then
     for m in dev/pts dev proc; do umount "$MOUNTED/$m" 2>/dev/null || true; done
-    podman image unmount "$BUILD_TAG" >/dev/null 2>&1 || true
+  fi
+  if [ -n "$CONTAINER" ]; then
+    podman umount "$CONTAINER" >/dev/null 2>&1 || true
+    podman rm -f "$CONTAINER" >/dev/null 2>&1 || true
   fi
   # Whatever happened, the temporary tag goes; only a fully checked image keeps a name.
   if podman image exists "$TAG" && [ "$(podman image inspect --format '{{.Id}}' "$TAG")" = \
     "$(podman image inspect --format '{{.Id}}' "$BUILD_TAG" 2>/dev/null)" ]; then
     podman untag "$BUILD_TAG" "$BUILD_TAG" >/dev/null 2>&1 || true
   else
-    podman rmi -f "$BUILD_TAG" >/dev/null 2>&1 || true
+    podman rmi -f --no-prune "$BUILD_TAG" >/dev/null 2>&1 || true  # the build cache stays
   fi
   rm -rf "$WORK"
 }
@@ -96,7 +100,8 @@ size_bytes=$(podman image inspect --format '{{.Size}}' "$BUILD_TAG")
 log "built in ${build_s} s, $((size_bytes / 1024 / 1024)) MiB"
 
 # --- 3. checks inside the image ----------------------------------------------------------------------
-MOUNTED=$(podman image mount "$BUILD_TAG")
+CONTAINER=$(podman create "$BUILD_TAG")
+MOUNTED=$(podman mount "$CONTAINER")
 mount --bind /proc "$MOUNTED/proc" && mount --bind /dev "$MOUNTED/dev" && mount --bind /dev/pts "$MOUNTED/dev/pts"
 cp /etc/resolv.conf "$MOUNTED/etc/resolv.conf" 2>/dev/null || true
 inside() { chroot --userspec=10001:10001 "$MOUNTED" /usr/bin/env -i HOME=/var/lib/dubkit \
