@@ -63,6 +63,14 @@ PLATFORM_LINE = re.compile(r"^# platform: (?P<python>\S+) (?P<system>\S+)$", re.
 PIN = re.compile(r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)", re.MULTILINE)
 
 
+def shown(path: Path) -> str:
+    """A path as the user should read it: relative to the repository when inside it."""
+    try:
+        return str(path.relative_to(ROOT))
+    except ValueError:
+        return str(path)
+
+
 def canonical(name: str) -> str:
     """PEP 503 normalised distribution name."""
     return re.sub(r"[-_.]+", "-", name).lower()
@@ -101,7 +109,7 @@ def check_platform(lock: Path) -> int:
     if want == have:
         return 0
     print(
-        f"{lock.relative_to(ROOT)} was made for {want[0]} on {want[1]}; this is {have[0]} on {have[1]} "
+        f"{shown(lock)} was made for {want[0]} on {want[1]}; this is {have[0]} on {have[1]} "
         f"({sys.executable}).\n"
         f"  Use a Python that matches (python{want[0][2]}.{want[0][3:]} as python3), or make a "
         "lock for this machine on purpose with ./dev.sh lock (then run the suite and commit it), or "
@@ -142,7 +150,7 @@ def verify(venv: Path, lock: Path) -> int:
     if torch != TORCH.split("==")[1]:
         problems.append(f"torch: {torch} installed, {TORCH} expected")
     if problems:
-        print(f"{venv} does not match {lock.relative_to(ROOT)}:", file=sys.stderr)
+        print(f"{venv} does not match {shown(lock)}:", file=sys.stderr)
         for line in problems:
             print(f"  {line}", file=sys.stderr)
         print("  Rebuild it: rm -rf .venv && ./dev.sh setup", file=sys.stderr)
@@ -257,7 +265,7 @@ def write(venv: Path) -> int:
     BOOTSTRAP_LOCK.write_text(
         _header("pip itself, installed before the rest.", python, system) + _render(boot)
     )
-    print(f"wrote {DEV_LOCK.relative_to(ROOT)} ({len(dev)} distributions) and {BOOTSTRAP_LOCK.name}")
+    print(f"wrote {shown(DEV_LOCK)} ({len(dev)} distributions) and {BOOTSTRAP_LOCK.name}")
     return 0
 
 
