@@ -55,8 +55,31 @@ def test_unknown_kind_is_rejected() -> None:
     assert result.exit_code != 0
 
 
-def test_languages() -> None:
-    result = runner.invoke(app, ["languages"])
+def test_languages_lists_the_pairs_the_installed_backends_dub_and_who_translates_each() -> None:
+    result = runner.invoke(app, ["languages", "--json"])
+    assert result.exit_code == 0, result.output
+    offer = json.loads(result.stdout)
+    assert offer["translator"] == "auto"
+    pairs = {(p["source"], p["target"]): p for p in offer["pairs"]}
+    assert pairs[("en", "es")]["translator"] == "apertium"  # Debian's apertium-eng-spa
+    assert pairs[("en", "es")]["synthesizer"] == "espeak-ng"
+    assert pairs[("ja", "en")]["translator"] == "whisper-translate"  # any Whisper language into English
+    assert ("en", "ja") not in pairs  # nothing installed here translates English into Japanese
+    detected = pairs[("auto", "en")]
+    assert {"es", "ja"} <= set(detected["sources"]) and detected["translator"] is None
+    table = runner.invoke(app, ["languages", "--from", "en"])
+    assert table.exit_code == 0 and "apertium" in table.stdout and "whisper" not in table.stdout
+
+
+def test_a_named_translator_offers_only_its_own_pairs() -> None:
+    result = runner.invoke(app, ["languages", "--json", "--translator", "apertium"])
+    assert result.exit_code == 0, result.output
+    pairs = json.loads(result.stdout)["pairs"]
+    assert {p["translator"] for p in pairs if p["source"] != "auto"} == {"apertium"}
+
+
+def test_languages_known_lists_every_language_and_its_codes() -> None:
+    result = runner.invoke(app, ["languages", "--known"])
     assert result.exit_code == 0
     assert "spa_Latn" in result.stdout
 

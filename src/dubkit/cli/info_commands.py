@@ -58,12 +58,66 @@ def backends(
 
 
 @app.command()
-def languages() -> None:
-    """List the languages dubkit knows (ISO 639-1 codes)."""
-    table = Table("code", "name", "ISO 639-3", "NLLB")
-    for lang in LANGUAGES:
-        table.add_row(lang.code, lang.name, lang.iso639_3, lang.nllb)
+def languages(
+    from_: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--from", help="Only pairs from this source language ('auto' for detected)."),
+    ] = None,
+    translator: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Translator backend ('auto': the best installed one per pair)."),
+    ] = None,
+    synthesizer: Annotated[Optional[str], typer.Option(help="Synthesizer backend.")] = None,  # noqa: UP045
+    known: Annotated[
+        bool, typer.Option("--known", help="List every language dubkit knows, with its codes.")
+    ] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
+) -> None:
+    """List the (source, target) pairs the installed backends can dub, and which translator serves each."""
+    if known:
+        table = Table("code", "name", "ISO 639-3", "NLLB")
+        for lang in LANGUAGES:
+            table.add_row(lang.code, lang.name, lang.iso639_3, lang.nllb)
+        console.print(table)
+        return
+    from dubkit.pipeline.build import PipelineConfig
+    from dubkit.pipeline.offer import language_offer
+
+    chosen = {"translator": translator, "synthesizer": synthesizer}
+    try:
+        offer = language_offer(
+            PipelineConfig.from_mapping({k: v for k, v in chosen.items() if v}), Registry()
+        )
+    except DubkitError as exc:
+        raise fail(exc) from None
+    pairs = [p for p in offer.pairs if from_ is None or p.source == from_]
+    if as_json:
+        console.print_json(
+            json.dumps({"translator": offer.translator, "pairs": [attrs.asdict(p) for p in pairs]})
+        )
+        return
+    table = Table(
+        "from",
+        "into",
+        "translator",
+        "voice",
+        title=f"Pairs that can be dubbed (translator: {offer.translator})",
+    )
+    for source in dict.fromkeys(p.source for p in pairs):
+        rows = [p for p in pairs if p.source == source]
+        if source == "auto":
+            table.add_row(
+                "auto (detected)", escape(", ".join(p.target for p in rows)), "per detected language", ""
+            )
+            continue
+        groups: dict[tuple[str, str], list[str]] = {}
+        for p in rows:
+            groups.setdefault((p.translator or "", p.synthesizer), []).append(p.target)
+        for (name, voice), targets in groups.items():
+            table.add_row(source, escape(", ".join(targets)), name, voice)
     console.print(table)
+    if from_ is not None and not pairs:
+        console.print(f"[yellow]nothing can be dubbed from {escape(from_)!s} here[/]")
 
 
 @app.command()

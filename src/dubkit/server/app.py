@@ -94,7 +94,12 @@ def create_app(
             registry=registry,
             memory_budget=settings.model_memory_budget,
         )
-    services = ServerServices(settings, pipelines, registry)
+    config = (
+        pipelines.config
+        if isinstance(pipelines, WarmPipelines)
+        else load_pipeline_config(settings.pipeline_config)
+    )
+    services = ServerServices(settings, pipelines, registry, config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

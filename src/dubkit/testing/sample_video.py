@@ -131,6 +131,7 @@ def make_sample_video(
     *,
     script: Sequence[tuple[str, str]] = DEFAULT_SCRIPT,
     pause: float = 0.9,
+    pauses: Sequence[float] | None = None,
     lead: float = 0.8,
     noise_db: float = -45.0,
     size: str = "320x240",
@@ -141,7 +142,11 @@ def make_sample_video(
     """Generate a video whose speech is ``script`` spoken by espeak-ng voices over a quiet noise bed.
 
     Needs ``espeak-ng`` and ``ffmpeg`` on PATH. The video is an H.264 test pattern; the audio AAC stereo.
+    ``pauses`` gives the silence after each line (``pause`` for every line when ``None``): a short one
+    between two lines makes them one sentence said with a pause inside it.
     """
+    if pauses is not None and len(pauses) != len(script):
+        raise ValueError(f"{len(pauses)} pauses for {len(script)} lines")
     rate = 44100
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,9 +154,10 @@ def make_sample_video(
         pieces, lines, cursor = [np.zeros(int(lead * rate), np.float32)], [], lead
         for i, (voice, text) in enumerate(script):
             speech = _speak(voice, text, folder / f"line{i}.wav", rate)
+            after = pause if pauses is None else pauses[i]
             lines.append(SampleLine(cursor, cursor + len(speech) / rate, voice, text))
-            pieces += [speech, np.zeros(int(pause * rate), np.float32)]
-            cursor += len(speech) / rate + pause
+            pieces += [speech, np.zeros(int(after * rate), np.float32)]
+            cursor += len(speech) / rate + after
         voice_track = np.concatenate(pieces)
         noise = rng.normal(0, 10 ** (noise_db / 20), len(voice_track)).astype(np.float32)
         mixed = np.clip(voice_track * 0.8 + noise, -1, 1)
