@@ -84,6 +84,19 @@ def test_languages_known_lists_every_language_and_its_codes() -> None:
     assert "spa_Latn" in result.stdout
 
 
+def test_dub_into_a_pair_no_translator_reaches_fails_before_touching_media_and_says_what_can(
+    tmp_path: Path,
+) -> None:
+    video = tmp_path / "not-even-media.mp4"
+    video.write_bytes(b"\x00" * 10)
+    args = ["dub", str(video), "--from", "en", "--to", "ja", "--vad", "energy", "--diarizer", "single"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "no installed translator can translate 'en' -> 'ja'" in result.stderr
+    assert "reachable targets from 'en'" in result.stderr and "es" in result.stderr
+    assert not (tmp_path / ".dubkit").exists()
+
+
 def test_dub_with_an_unknown_language_fails_before_touching_media(tmp_path: Path) -> None:
     video = tmp_path / "not-even-media.mp4"
     video.write_bytes(b"\x00" * 10)
