@@ -119,7 +119,35 @@ def test_modes_map_to_iso_639_1_and_prefer_plain_modes() -> None:
 
 def test_modes_of_every_debian_naming_are_found() -> None:
     # What `apertium -l` lists with Debian 12's English and Spanish pairs installed.
-    listed = ["Cyrl-Latn", "cat-eng", "cat-eng_US", "en-eo-bytecode-cg", "en-eo-bytecode", "en-eo", "en-gl", "eng-cat", "eng-cat_valencia", "eng-hbs", "eng-hbs_BS", "eng-hbs_HR", "eng-hbs_SR", "eo-en-j", "eo-en", "eco-es-fr", "es-pt_BR", "es-pt", "eu-en", "gl-en", "hbs-eng", "isl-eng", "mkd-eng", "ro-es", "spa-cat_valencia", "spa-cat", "zlm-ind"]
+    listed = [
+        "Cyrl-Latn",
+        "cat-eng",
+        "cat-eng_US",
+        "en-eo-bytecode-cg",
+        "en-eo-bytecode",
+        "en-eo",
+        "en-gl",
+        "eng-cat",
+        "eng-cat_valencia",
+        "eng-hbs",
+        "eng-hbs_BS",
+        "eng-hbs_HR",
+        "eng-hbs_SR",
+        "eo-en-j",
+        "eo-en",
+        "eco-es-fr",
+        "es-pt_BR",
+        "es-pt",
+        "eu-en",
+        "gl-en",
+        "hbs-eng",
+        "isl-eng",
+        "mkd-eng",
+        "ro-es",
+        "spa-cat_valencia",
+        "spa-cat",
+        "zlm-ind",
+    ]
     modes = _parse_modes(listed)
     assert modes[("en", "gl")] == "en-gl" and modes[("gl", "en")] == "gl-en"  # ISO 639-1 names
     assert modes[("en", "eo")] == "en-eo" and modes[("eo", "en")] == "eo-en"  # not the debugging modes
