@@ -129,3 +129,14 @@ def test_a_missing_apertium_pair_names_its_debian_package() -> None:
     )
     assert apertium_install_hint("es", "ro") is None  # Debian's es-ro pair only goes ro -> es
     assert apertium_install_hint("en", "ja") is None
+
+
+def test_a_model_that_arrives_changes_the_choice_and_its_fingerprint(tmp_path: Path) -> None:
+    folder = tmp_path / "nllb"
+    folder.mkdir()
+    before = choice(model=str(folder))
+    assert before.for_pair("en", "es").name == "apertium"  # an empty folder is no model
+    (folder / "config.json").write_text("{}")
+    after = choice(model=str(folder))
+    assert after.for_pair("en", "es").name == "nllb"
+    assert after.fingerprint() != before.fingerprint()  # so a cached translation is not reused

@@ -116,13 +116,20 @@ class TranslatorChoice:
         return list(seen.values())
 
     def fingerprint(self) -> dict[str, Any]:
-        """What identifies the choice: the candidates' fingerprints and requirements, in order."""
+        """What identifies the choice: the candidates' fingerprints, requirements and model locations.
+
+        The locations are part of it because they change the choice: a model downloaded since the last
+        run makes another translator the best for a pair.
+        """
         if self.named:
             return self._entries[0].binding.fingerprint()
         return {
             "kind": "translator",
             "name": AUTO,
-            "candidates": [[e.binding.fingerprint(), e.model] for e in self._entries],
+            "candidates": [
+                [e.binding.fingerprint(), e.model, self._location(e.binding) if e.model else None]
+                for e in self._entries
+            ],
         }
 
     # --- which pairs ---------------------------------------------------------------------------
