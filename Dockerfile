@@ -56,11 +56,15 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     VIRTUAL_ENV=/opt/dubkit \
     PATH=/opt/dubkit/bin:$PATH
 
-# ffmpeg/ffprobe, espeak-ng (voices and the neural voices' phonemes), Apertium with its English pairs
-# (translation), Rubber Band (time stretching).
+# ffmpeg/ffprobe, espeak-ng (voices and the neural voices' phonemes), Apertium with every English pair
+# Debian has and the Spanish ones (rule-based translation; the same set as dev.sh), Rubber Band (time
+# stretching).
 RUN apt-get update \
     && apt-get install -y --no-install-recommends \
-        ffmpeg espeak-ng apertium apertium-eng-spa rubberband-cli ca-certificates \
+        ffmpeg espeak-ng rubberband-cli ca-certificates apertium \
+        apertium-eng-spa apertium-eng-cat apertium-en-gl apertium-eo-en apertium-eu-en apertium-hbs-eng \
+        apertium-isl-eng apertium-mkd-eng apertium-fr-es apertium-es-pt apertium-spa-ita apertium-es-ro \
+        apertium-spa-cat apertium-es-gl \
     && rm -rf /var/lib/apt/lists/*
 COPY --from=venv /opt/dubkit /opt/dubkit
 RUN python3 -c "import dubkit.server, torch; assert torch.__version__.startswith('2.13.0'), torch.__version__"

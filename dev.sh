@@ -27,12 +27,23 @@ as_root() {
 }
 
 # --- Debian packages, installed only when missing ----------------------------------------------------
+APERTIUM_PAIRS=(
+  apertium-eng-spa apertium-eng-cat apertium-en-gl apertium-eo-en apertium-eu-en apertium-hbs-eng
+  apertium-isl-eng apertium-mkd-eng apertium-fr-es apertium-es-pt apertium-spa-ita apertium-es-ro
+  apertium-spa-cat apertium-es-gl
+)
+
 apt_packages() {
   local missing=()
   command -v ffmpeg >/dev/null && command -v ffprobe >/dev/null || missing+=(ffmpeg)
   command -v espeak-ng >/dev/null || missing+=(espeak-ng)
   command -v apertium >/dev/null || missing+=(apertium)
-  [ -e /usr/share/apertium/modes/eng-spa.mode ] || missing+=(apertium-eng-spa)
+  # Apertium language pairs: every English pair Debian 12 has, and the Spanish ones (see
+  # src/dubkit/backends/apertium_packages.py); the translator finds whatever is installed.
+  local pair
+  for pair in "${APERTIUM_PAIRS[@]}"; do
+    dpkg-query -W -f='${Status}' "$pair" 2>/dev/null | grep -q 'ok installed' || missing+=("$pair")
+  done
   command -v rubberband >/dev/null || missing+=(rubberband-cli)
   command -v redis-server >/dev/null || missing+=(redis-server)
   command -v chromium >/dev/null || missing+=(chromium)

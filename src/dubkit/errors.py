@@ -131,20 +131,46 @@ class UnknownLanguageError(ConfigError):
 
 
 class UnsupportedLanguagePairError(ConfigError):
-    """A translator cannot translate from ``source`` to ``target``."""
+    """A translator (with ``backend="auto"``: every installed one) cannot translate ``source`` -> ``target``.
+
+    Attributes:
+        source: The source language.
+        target: The target language.
+        backend: The translator, or ``auto`` when dubkit was choosing one.
+        supported: The pairs (``en-es``) the translator offers.
+        reachable: The targets that can be reached from ``source``, when known.
+        install: What to install to add the pair, when known.
+    """
 
     code = "unsupported_language_pair"
 
-    def __init__(self, source: str, target: str, backend: str, supported: Sequence[str]) -> None:
+    def __init__(
+        self,
+        source: str,
+        target: str,
+        backend: str,
+        supported: Sequence[str],
+        *,
+        install: str | None = None,
+        reachable: Sequence[str] | None = None,
+    ) -> None:
+        who = f"translator {backend!r} cannot" if backend != "auto" else "no installed translator can"
+        hints = []
+        if reachable is not None:
+            hints.append(f"reachable targets from {source!r}: {_listing(sorted(reachable)) or 'none'}")
+        else:
+            hints.append(f"supported pairs: {_listing(sorted(supported))}")
+        if install:
+            hints.append(f"to add {source} -> {target}: {install}")
         super().__init__(
-            f"translator {backend!r} cannot translate {source!r} -> {target!r}",
-            field="target_language",
-            hint=f"supported pairs: {_listing(sorted(supported))}",
+            f"{who} translate {source!r} -> {target!r}", field="target_language", hint="; ".join(hints)
         )
         self.source = source
         self.target = target
         self.backend = backend
         self.supported = sorted(supported)
+        self.reachable = sorted(reachable) if reachable is not None else None
+        self.install = install
 
 
 # --- backends ------------------------------------------------------------------------------------

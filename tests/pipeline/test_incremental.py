@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import pysubs2
 import pytest
 
 from dubkit import PipelineConfig, build_pipeline
@@ -65,10 +66,15 @@ def test_plugin_backends_run_in_a_real_dub(tmp_path: Path, sample: SampleVideo, 
     segments = result.project.segments
     assert result.transcript is not None
     assert len(segments) == len(result.transcript.segments) >= len(sample.lines)
-    assert all(s.translation == s.source_text.upper() for s in segments)
+    sentences = result.project.sentences  # lines with no sentence end between them go together
+    assert sentences and all(s.translation == s.source_text.upper() for s in sentences)
+    pieces = {s.id: s.translation for s in segments}
+    assert all(" ".join(pieces[i] for i in s.segments) == s.translation for s in sentences)
+    assert sorted(i for s in sentences for i in s.segments) == sorted(pieces)
     synthesis = result.artifacts[SYNTHESIS]
     assert len(synthesis.clips) == len(segments)
-    assert SineVoice.calls - before == len(synthesis.clips) + len(synthesis.alternatives)
+    voiced = len(synthesis.clips) + len(synthesis.joined) + len(synthesis.alternatives)
+    assert SineVoice.calls - before == voiced  # each line, and each sentence of several lines whole
     assert result.project.backends["synthesizer"].name == "sine-voice"
     assert result.output is not None and result.output.media.suffix == ".mp4"
     exported = result.export(tmp_path / "out")
@@ -190,20 +196,25 @@ def test_a_line_too_long_for_its_slot_speaks_a_shorter_candidate(
         result = pipeline.run(sample.path, to="es", run_dir=tmp_path / "run")
     synthesis = result.artifacts[SYNTHESIS]
     assert any(c.candidate == 1 for c in synthesis.alternatives)
-    timings = [s.timing for s in result.project.segments]
-    assert all(t is not None for t in timings)
-    chosen = [t for t in timings if t is not None and t.candidate == 1]
+    project = result.project
+    placed = project.placed()
+    joined = {s.id: s for s in project.sentences if s.layout == "joined"}
+    covered = {
+        i for line_id, *_ in placed for i in (joined[line_id].segments if line_id in joined else [line_id])
+    }
+    assert covered == {s.id for s in project.segments}  # every line plays, alone or in its sentence
+    chosen = [(line_id, t) for line_id, _, _, t in placed if t.candidate == 1]
     assert chosen, "the solver prefers the shorter candidate over stretching past the cap"
-    for t in chosen:
+    for line_id, t in chosen:
+        lines = len(joined[line_id].segments) if line_id in joined else 1
         assert t.spoken == t.spoken.upper()
-        assert t.spoken.count("THIS IS LINE") == 1
+        assert t.spoken.count("THIS IS LINE") == lines
         assert t.stretch <= 1.2 + 1e-6
-    ordered = sorted((t for t in timings if t is not None), key=lambda t: t.start)
-    for a, b in itertools.pairwise(ordered):
+    for a, b in itertools.pairwise(t for *_, t in placed):
         assert a.end <= b.start + 1e-6  # never overlapping
     assert result.output is not None
-    srt = result.output.srt.read_text()
-    assert chosen[0].spoken in srt  # the subtitles show what the dub says
+    shown = " ".join(e.plaintext.replace("\n", " ") for e in pysubs2.load(str(result.output.srt)))
+    assert chosen[0][1].spoken in shown  # the subtitles show what the dub says
 
 
 def test_a_new_voice_for_one_speaker_revoices_only_that_speakers_lines(

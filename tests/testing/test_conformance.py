@@ -100,3 +100,26 @@ def test_a_streaming_vad_is_checked_for_its_progress(tmp_path: Path) -> None:
         check_backend("vad", Silent, workdir=tmp_path)
     with pytest.raises(ConformanceError, match="what detect"):
         check_backend("vad", DisagreesWithDetect, workdir=tmp_path)
+
+
+def test_a_translator_that_takes_context_is_checked_with_whole_sentences(tmp_path: Path) -> None:
+    from dubkit.models.translation import TranslationUnit
+
+    class WithContext(BaseTranslator[NoOptions]):
+        def translate(self, texts: Sequence[str], source: str, target: str, n_best: int) -> list[list[str]]:
+            return [[t.upper()] for t in texts]
+
+        def translate_units(
+            self, units: Sequence[TranslationUnit], source: str, target: str, n_best: int
+        ) -> list[list[str]]:
+            return [[u.text.upper()] for u in units]
+
+    class ForgetsAUnit(WithContext):
+        def translate_units(
+            self, units: Sequence[TranslationUnit], source: str, target: str, n_best: int
+        ) -> list[list[str]]:
+            return [[u.text] for u in units[1:]]
+
+    check_backend("translator", WithContext, workdir=tmp_path)
+    with pytest.raises(ConformanceError, match="translate_units"):
+        check_backend("translator", ForgetsAUnit, workdir=tmp_path)

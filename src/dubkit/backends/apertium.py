@@ -20,6 +20,7 @@ from typing import Any
 
 import attrs
 
+from dubkit.backends.apertium_packages import apertium_install_hint
 from dubkit.backends.base import BaseTranslator
 from dubkit.backends.program import find_program, run_program
 from dubkit.backends.protocols import TranslationCandidate
@@ -40,6 +41,7 @@ _INSTALL = "apt-get install apertium apertium-eng-spa (or another apertium-<src>
 _SEPARATOR = "\n\n"
 _MARK = re.compile(r"(?<!\w)([*@#])(\w+(?:['\u2019-]\w+)*)")
 _UNTRANSLATED = ("*", "@")
+_TRAILING_HASH = re.compile(r"(?<=\w)#(?!\w)")
 
 
 def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -> None:
@@ -113,7 +115,13 @@ class ApertiumTranslator(BaseTranslator["ApertiumTranslator.Options"]):
         modes = self._installed_modes()
         mode = modes.get((source, target))
         if mode is None:
-            raise UnsupportedLanguagePairError(source, target, _NAME, [f"{s}-{t}" for s, t in modes])
+            raise UnsupportedLanguagePairError(
+                source,
+                target,
+                _NAME,
+                [f"{s}-{t}" for s, t in modes],
+                install=apertium_install_hint(source, target),
+            )
         lines = [" ".join(text.split()) for text in texts]
         wanted = [i for i, line in enumerate(lines) if line]
         outputs = self._translate_lines([lines[i] for i in wanted], mode)
@@ -150,45 +158,77 @@ class ApertiumTranslator(BaseTranslator["ApertiumTranslator.Options"]):
         )
 
 
-def _parse_modes(lines: Sequence[str]) -> dict[tuple[str, str], str]:
-    """``eng-spa``, ``spa-eng_US`` ... -> ``{("en", "es"): "eng-spa", ("es", "en"): "spa-eng"}``.
+# ISO 639-3 codes Apertium uses that dubkit files under another code (languages within a macrolanguage).
+_ALIASES = {"zlm": "ms", "zsm": "ms", "nor": "nb", "arb": "ar", "pes": "fa", "cmn": "zh"}
+# Serbo-Croatian: its variants are dubkit's languages; the plain code reads (and writes) both.
+_MACRO = {"hbs": ("hr", "sr")}
+_MACRO_VARIANTS = {("hbs", "HR"): "hr", ("hbs", "SR"): "sr"}
 
-    A variant (``_US``) is used only when its pair has no plain mode; modes of languages dubkit does not
-    know, and debugging modes (``eng-spa-tagger``), are left out.
+
+def _side(name: str) -> list[tuple[str, int]]:
+    """The dubkit languages one side of a mode name stands for, each with a rank (0 = an exact match).
+
+    ``eng`` -> ``[("en", 0)]``; ``eng_US`` -> ``[("en", 1)]`` (a variant); ``hbs_HR`` -> ``[("hr", 0)]``;
+    ``hbs`` -> ``[("hr", 1), ("sr", 1)]``; a language dubkit does not know -> ``[]``.
     """
-    modes: dict[tuple[str, str], str] = {}
+    base, _, variant = name.partition("_")
+    base = base.lower()
+    if (base, variant) in _MACRO_VARIANTS:
+        return [(_MACRO_VARIANTS[(base, variant)], 0)]
+    if base in _MACRO:
+        return [(code, 1 + bool(variant)) for code in _MACRO[base]]
+    try:
+        code = get_language(_ALIASES.get(base, base)).code
+    except UnknownLanguageError:
+        return []
+    return [(code, 1 if variant else 0)]
+
+
+def _parse_modes(lines: Sequence[str]) -> dict[tuple[str, str], str]:
+    """``eng-spa``, ``spa-eng_US``, ``en-gl``, ``hbs-eng`` ... -> ``{("en", "es"): "eng-spa", ...}``.
+
+    Mode names mix ISO 639-3 (``eng-spa``) and ISO 639-1 (``en-gl``, ``eo-en``) codes, with variants after
+    an underscore (``spa-cat_valencia``, ``eng-hbs_HR``). A variant is used only when its pair has no plain
+    mode (``hbs_HR`` counts as plain Croatian); modes of languages dubkit does not know, and debugging or
+    multi-step modes (``eng-spa-tagger``, ``en-eo-bytecode``), are left out.
+    """
+    modes: dict[tuple[str, str], tuple[int, str]] = {}
     for line in lines:
         mode = line.strip()
         names = mode.split("-")
-        if len(names) != 2:
+        if len(names) != 2 or not all(names):
             continue
-        try:
-            pair = (get_language(names[0].split("_")[0]).code, get_language(names[1].split("_")[0]).code)
-        except UnknownLanguageError:
-            continue
-        if pair not in modes or ("_" in modes[pair] and "_" not in mode):
-            modes[pair] = mode
-    return modes
+        for source, source_rank in _side(names[0]):
+            for target, target_rank in _side(names[1]):
+                if source == target:
+                    continue
+                rank = (source_rank + target_rank, mode)
+                if (source, target) not in modes or rank < modes[(source, target)]:
+                    modes[(source, target)] = rank
+    return {pair: mode for pair, (_, mode) in sorted(modes.items())}
 
 
 def _candidate(source: str, output: str) -> TranslationCandidate:
     """The output without Apertium's marks, and the words it marked untranslated.
 
-    An unknown word comes through unchanged, so a ``*``/``@`` mark counts only when its word is in the
-    source; a ``#`` only when the source has no ``#``. Anything else (a ``*`` the source itself had) is
-    kept as text.
+    A mark is removed unless the source itself has the marked token (``*word``, ``@user``). An unknown
+    word comes through unchanged, so a ``*``/``@`` word is reported untranslated only when it is in the
+    source (``@`` may mark a lemma the bilingual dictionary lacks). A ``#`` after a word (a generation
+    mark) goes too when the source has no ``#``; spacing is normalised.
     """
     untranslated: list[str] = []
 
     def unmark(match: re.Match[str]) -> str:
         mark, word = match.group(1), match.group(2)
-        if mark in _UNTRANSLATED:
-            if not re.search(rf"(?<!\w){re.escape(word)}(?!\w)", source, flags=re.IGNORECASE):
-                return match.group(0)
+        if re.search(rf"(?<!\w){re.escape(match.group(0))}(?!\w)", source):
+            return match.group(0)  # the source itself says "*word" or "@word"
+        if mark in _UNTRANSLATED and re.search(
+            rf"(?<!\w){re.escape(word)}(?!\w)", source, flags=re.IGNORECASE
+        ):
             untranslated.append(word)
-        elif mark in source:
-            return match.group(0)
         return word
 
     text = _MARK.sub(unmark, output)
-    return TranslationCandidate(text=text, untranslated=tuple(dict.fromkeys(untranslated)))
+    if "#" not in source:
+        text = _TRAILING_HASH.sub("", text)  # "danas#." : a generation mark after the word
+    return TranslationCandidate(text=" ".join(text.split()), untranslated=tuple(dict.fromkeys(untranslated)))

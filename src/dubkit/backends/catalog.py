@@ -138,6 +138,14 @@ BUILTIN_BACKENDS: tuple[BackendSpec, ...] = (
     ),
     _b(
         _K.TRANSLATOR,
+        "whisper-translate",
+        "whisper_translate:WhisperTranslator",
+        "Whisper's translation of the speech into English (any Whisper language; model ships offline)",
+        extra="faster-whisper",
+        requires=("faster-whisper", "ctranslate2"),
+    ),
+    _b(
+        _K.TRANSLATOR,
         "nllb",
         "nllb:NLLBTranslator",
         "NLLB-200 (transformers), n-best",
@@ -168,7 +176,10 @@ DEFAULT_BACKENDS: dict[BackendKind, str] = {
     BackendKind.VAD: "silero",
     BackendKind.DIARIZER: "resemblyzer",
     BackendKind.TRANSCRIBER: "faster-whisper",
-    BackendKind.TRANSLATOR: "apertium",
+    BackendKind.TRANSLATOR: "auto",
     BackendKind.SYNTHESIZER: "espeak-ng",
 }
-"""The backends a dub uses when none is named: the offline stack, no model hub needed."""
+"""The backends a dub uses when none is named: the offline stack, no model hub needed.
+
+The translator ``auto`` is not a backend: it is chosen per language pair among the installed ones
+(`dubkit.backends.translator_choice`)."""

@@ -58,7 +58,7 @@ _WHISPER_CODES = (
 )
 WHISPER_LANGUAGES: tuple[str, ...] = tuple(_WHISPER_CODES.split())
 # Whisper spells a few languages differently from ISO 639-1.
-_TO_ISO = {"jw": "jv"}
+_TO_ISO = {"jw": "jv", "no": "nb"}
 _FROM_ISO = {iso: whisper for whisper, iso in _TO_ISO.items()}
 
 
@@ -239,6 +239,85 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
         ]
         return Transcript(language=language, segments=tuple(segments), language_probability=probability)
 
+    def translate_regions(
+        self,
+        audio: AudioFile,
+        units: Sequence[Sequence[tuple[float, float]]],
+        language: str,
+        *,
+        beam_size: int | None = None,
+        gap: float = 1.0,
+        block_seconds: float | None = None,
+    ) -> list[str]:
+        """English for what is said in each unit, by Whisper's ``translate`` task.
+
+        Each unit (its span, first start to last end) is laid back to back with the others, ``gap``
+        seconds of silence between them, in blocks of at most ``block_seconds``; every block is decoded
+        once, and the English text is given back to the units by time: a decoded segment goes to the
+        unit its words are spoken in (by word timings), and one that runs across two units is cut where
+        its words cross.
+
+        Args:
+            audio: The analysis track (16-bit PCM WAV).
+            units: Each unit's ``(start, end)`` spans, in seconds.
+            language: The source language (ISO 639-1).
+            beam_size: Beam width (default: the ``beam_size`` option).
+            gap: Seconds of silence between units.
+            block_seconds: Longest block decoded at once (default: the ``block_seconds`` option).
+
+        Returns:
+            One English text per unit (empty where Whisper heard nothing).
+
+        Raises:
+            UnknownLanguageError: ``language`` is not one the model knows, or the model is English-only.
+            BackendRuntimeError: the audio cannot be read or decoding failed.
+        """
+        if language not in self.languages() or not self.multilingual:
+            raise UnknownLanguageError(language, sorted(self.languages()), backend=_NAME)
+        self.load()
+        reader = _AudioReader(audio)
+        clips = [
+            (max(0.0, spans[0][0]), min(reader.duration, spans[-1][1])) if spans else (0.0, 0.0)
+            for spans in units
+        ]
+        order = [
+            i for i in sorted(range(len(clips)), key=lambda i: clips[i]) if clips[i][1] - clips[i][0] >= 0.01
+        ]
+        texts: list[list[str]] = [[] for _ in units]
+        whisper_language = _FROM_ISO.get(language, language)
+        block: list[int] = []
+        size = 0.0
+        blocks: list[list[int]] = []
+        for i in order:
+            length = clips[i][1] - clips[i][0]
+            if block and size + gap + length <= (block_seconds or self.options.block_seconds):
+                block.append(i)
+                size += gap + length
+            else:
+                block = [i]
+                blocks.append(block)
+                size = length
+        for indices in blocks:
+            samples, packed = _pack(reader, [clips[i] for i in indices], gap)
+            for raw in self._decode(
+                samples,
+                whisper_language,
+                [clips[i] for i in indices],
+                words=True,
+                task="translate",
+                beam_size=beam_size,
+            ):
+                for position, text in _texts_by_span(raw, packed):
+                    texts[indices[position]].append(text)
+        return [" ".join(t) for t in texts]
+
+    @property
+    def multilingual(self) -> bool:
+        """Whether the model knows more than English (loaded: asked; else judged by its name)."""
+        if self._model is not None:
+            return bool(self._model.model.is_multilingual)
+        return not self.options.model.endswith(".en")
+
     def _detect(self, reader: _AudioReader, clips: Sequence[tuple[float, float]]) -> tuple[str, float]:
         """Detect the language from the first 30 s of speech (the head of the file when there is none)."""
         if not self._model.model.is_multilingual:
@@ -271,14 +350,18 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
         *,
         words: bool | None,
         clip_times: list[float] | None = None,
+        task: str = "transcribe",
+        beam_size: int | None = None,
     ) -> list[Any]:
         opts = self.options
+        beam = beam_size or opts.beam_size
         try:
             raw_segments, _info = self._model.transcribe(
                 samples,
                 language=language,
-                beam_size=opts.beam_size,
-                best_of=max(opts.beam_size, 1),
+                task=task,
+                beam_size=beam,
+                best_of=max(beam, 1),
                 word_timestamps=opts.word_timestamps if words is None else words,
                 condition_on_previous_text=opts.condition_on_previous_text,
                 vad_filter=False,
@@ -289,9 +372,7 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
             raise
         except Exception as exc:
             unit = f"{block[0][0]:.2f}-{block[-1][1]:.2f}s"
-            raise BackendRuntimeError(
-                f"transcription failed: {exc}", kind=_KIND, name=_NAME, unit=unit
-            ) from exc
+            raise BackendRuntimeError(f"{task} failed: {exc}", kind=_KIND, name=_NAME, unit=unit) from exc
 
 
 # --- helpers -------------------------------------------------------------------------------------
@@ -405,13 +486,7 @@ def _split(raw: Any, spans: Sequence[_Span]) -> list[_Piece]:
     if not text:
         return []
     starts = [span[0] for span in spans]
-    groups: list[tuple[int, list[Any]]] = []
-    for word in raw.words or ():
-        index = _nearest(spans, starts, (word.start + word.end) / 2)
-        if groups and groups[-1][0] == index:
-            groups[-1][1].append(word)
-        else:
-            groups.append((index, [word]))
+    groups = _word_groups(raw, spans)
     if not groups:
         span = spans[_nearest(spans, starts, raw.start)]
         start = _to_file_time(span, raw.start)
@@ -433,6 +508,31 @@ def _split(raw: Any, spans: Sequence[_Span]) -> list[_Piece]:
         confidence = float(np.mean([w.probability for w in words]))
         pieces.append(_Piece(words[0].start, words[-1].end, piece_text, tuple(words), confidence))
     return pieces
+
+
+def _word_groups(raw: Any, spans: Sequence[_Span]) -> list[tuple[int, list[Any]]]:
+    """A decoded segment's words grouped by the span holding their midpoint (the nearest one in a gap)."""
+    starts = [span[0] for span in spans]
+    groups: list[tuple[int, list[Any]]] = []
+    for word in raw.words or ():
+        index = _nearest(spans, starts, (word.start + word.end) / 2)
+        if groups and groups[-1][0] == index:
+            groups[-1][1].append(word)
+        else:
+            groups.append((index, [word]))
+    return groups
+
+
+def _texts_by_span(raw: Any, spans: Sequence[_Span]) -> list[tuple[int, str]]:
+    """A decoded segment's text cut by span: ``(span index, text)`` in order (the whole text for one span)."""
+    text = raw.text.strip()
+    if not text:
+        return []
+    groups = _word_groups(raw, spans)
+    if len(groups) <= 1:
+        index = groups[0][0] if groups else _nearest(spans, [s[0] for s in spans], (raw.start + raw.end) / 2)
+        return [(index, text)]
+    return [(index, "".join(w.word for w in words).strip()) for index, words in groups]
 
 
 class _AudioReader:

@@ -10,6 +10,10 @@ from beam search with ``num_return_sequences``.
 from __future__ import annotations
 
 import json
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
 from collections.abc import Collection, Iterator, Sequence
 from itertools import permutations
 from pathlib import Path
@@ -30,12 +34,16 @@ from dubkit.models.languages import LANGUAGES, get_language, language_codes
 __all__ = ["NLLBTranslator"]
 
 _KIND, _NAME = "translator", "nllb"
+_HUB_CHECK_SECONDS = 300.0
 _INSTALL = "pip install 'dubkit[nllb]'"
 
 
 def _known_codes(tokens: Collection[str]) -> frozenset[str]:
     """The dubkit languages whose NLLB code is one of ``tokens``."""
-    return frozenset(lang.code for lang in LANGUAGES if lang.nllb in tokens)
+    return frozenset(lang.code for lang in LANGUAGES if lang.nllb and lang.nllb in tokens)
+
+
+_NLLB_CODES = frozenset(lang.code for lang in LANGUAGES if lang.nllb)
 
 
 def _tokens_in_files(directory: Path) -> frozenset[str] | None:
@@ -102,8 +110,57 @@ class NLLBTranslator(BaseTranslator["NLLBTranslator.Options"]):
         if codes is None:
             local = Path(self.options.model)
             tokens = _tokens_in_files(local) if local.is_dir() else None
-            codes = _known_codes(tokens) if tokens is not None else frozenset(language_codes())
+            codes = _known_codes(tokens) if tokens is not None else _NLLB_CODES
         return frozenset(permutations(sorted(codes), 2))
+
+    _hub_checked: tuple[float, bool] | None = None
+
+    def model_location(self) -> str | None:
+        """Where the model is: ``"local"``, ``"hub"`` (can be fetched now) or ``None`` (cannot be had).
+
+        ``"local"``: a local folder with ``config.json``, or the hub model already in the Hugging Face
+        cache. ``"hub"``: not cached, but the hub answers (asked once every 5 minutes, 3 s at most) and
+        neither ``local_files_only`` nor ``HF_HUB_OFFLINE`` forbids it. Nothing is downloaded here.
+        """
+        opts = self.options
+        local = Path(opts.model).expanduser()
+        if local.is_dir():
+            return "local" if (local / "config.json").is_file() else None
+        try:
+            from huggingface_hub import constants, try_to_load_from_cache
+        except ImportError:
+            return None
+        try:
+            cached = try_to_load_from_cache(opts.model, "config.json", cache_dir=opts.cache_dir)
+        except ValueError:  # not a valid repository name
+            return None
+        if isinstance(cached, str):
+            return "local"
+        if opts.local_files_only or constants.HF_HUB_OFFLINE:
+            return None
+        return "hub" if self._hub_answers(constants.ENDPOINT) else None
+
+    def model_hint(self) -> str:
+        """What to do when the model cannot be had (see `model_location`)."""
+        return (
+            f"put the NLLB model {self.options.model!r} in the Hugging Face cache "
+            f"(huggingface-cli download {self.options.model}) or set translator.model to a local folder"
+        )
+
+    def _hub_answers(self, endpoint: str) -> bool:
+        now = time.monotonic()
+        if self._hub_checked is not None and now - self._hub_checked[0] < _HUB_CHECK_SECONDS:
+            return self._hub_checked[1]
+        url = f"{endpoint.rstrip('/')}/api/models/{urllib.parse.quote(self.options.model)}"
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=3):  # noqa: S310
+                answers = True
+        except urllib.error.HTTPError as exc:
+            answers = exc.code < 500 and exc.code != 404
+        except (OSError, ValueError):
+            answers = False
+        self._hub_checked = (now, answers)
+        return answers
 
     def _load(self) -> None:
         try:

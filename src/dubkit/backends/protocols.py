@@ -17,6 +17,12 @@ Optional hooks a backend may add, read through the helpers at the bottom of this
 ``languages()`` (transcriber, synthesizer), ``language_pairs()`` (translator), ``voices(language)``
 (synthesizer). The easiest way to satisfy a protocol is to subclass the matching ``Base*`` class
 from `dubkit.backends.base`.
+
+Optional protocols a backend may also satisfy, which its stage detects (a plugin written for the
+required method alone keeps working): `StreamingVAD`, `LinkableDiarizer`, `ResumableSeparator`,
+`ContextualTranslator` (translates sentences with their neighbours as context), `SpeechTranslator`
+(translates the speech itself, given the audio) and `TranscriberBorrower` (shares the pipeline
+transcriber's model).
 """
 
 from __future__ import annotations
@@ -32,19 +38,24 @@ from typing_extensions import Self
 
 from dubkit.models.media import AudioFile, Stems
 from dubkit.models.speech import ChunkDiarization, SpeakerTurn, SpeechRegion, Transcript, Voice
+from dubkit.models.translation import TranslationUnit
 
 __all__ = [
     "PLUGIN_API_VERSION",
     "Backend",
     "BackendKind",
+    "ContextualTranslator",
     "Diarizer",
     "LinkableDiarizer",
     "ResumableSeparator",
     "Separator",
+    "SpeechTranslator",
     "StreamingVAD",
     "Synthesizer",
     "Transcriber",
+    "TranscriberBorrower",
     "TranslationCandidate",
+    "TranslationUnit",
     "Translator",
     "VoiceActivityDetector",
     "protocol_for",
@@ -220,6 +231,53 @@ class Translator(Backend, Protocol):
         A candidate is a plain string, or a `TranslationCandidate` when the translator can say
         which words it left untranslated.
         """
+        ...
+
+
+Candidates = Sequence[Sequence[str | TranslationCandidate]]
+"""For each text (or unit), up to ``n_best`` candidate translations, best first (at least one)."""
+
+
+@runtime_checkable
+class ContextualTranslator(Translator, Protocol):
+    """A translator that can use the sentences around each one (optional).
+
+    The translate stage gives it whole sentences (`TranslationUnit`) with their neighbours, rather
+    than plain texts; a translator that cannot use context needs only `Translator.translate`.
+    """
+
+    def translate_units(
+        self, units: Sequence[TranslationUnit], source: str, target: str, n_best: int
+    ) -> Candidates:
+        """`Translator.translate` of each unit's ``text``, using its ``context`` as the translator can."""
+        ...
+
+
+@runtime_checkable
+class SpeechTranslator(Translator, Protocol):
+    """A translator that translates the speech itself rather than its transcript (optional).
+
+    The translate stage gives it the analysis track (16 kHz mono WAV) and the units with the times
+    they are spoken at (`TranslationUnit.spans`). Its ``translate`` of plain texts may refuse with
+    `dubkit.errors.BackendRuntimeError` when it cannot work without the audio.
+    """
+
+    def translate_speech(
+        self, audio: AudioFile, units: Sequence[TranslationUnit], source: str, target: str, n_best: int
+    ) -> Candidates:
+        """For each unit, candidate translations of what is said in its spans of ``audio``."""
+        ...
+
+
+@runtime_checkable
+class TranscriberBorrower(Protocol):
+    """A backend that can use the pipeline transcriber's loaded model instead of loading its own (optional).
+
+    `dubkit.pipeline.build.build_pipeline` offers it the transcriber before any work.
+    """
+
+    def borrow_transcriber(self, transcriber: object) -> bool:
+        """Use ``transcriber``'s model when it is one this backend can use; return whether it will."""
         ...
 
 

@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import attrs
 import typer
+from rich.markup import escape
 
 from dubkit.backends.protocols import BackendKind
 from dubkit.cli import app, console, fail
@@ -53,17 +54,79 @@ def backends(
 
 @app.command()
 def languages(
+    from_: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option("--from", help="Only pairs from this source language ('auto' for detected)."),
+    ] = None,
+    translator: Annotated[
+        Optional[str],  # noqa: UP045
+        typer.Option(help="Translator backend ('auto': the best installed one per pair)."),
+    ] = None,
+    synthesizer: Annotated[Optional[str], typer.Option(help="Synthesizer backend.")] = None,  # noqa: UP045
+    known: Annotated[
+        bool, typer.Option("--known", help="List every language dubkit knows, with its codes.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Machine-readable output.")] = False,
 ) -> None:
-    """List the languages dubkit knows (ISO 639-1 codes)."""
-    from dubkit.models.languages import LANGUAGES
+    """List the (source, target) pairs the installed backends can dub, and which translator serves each."""
+    if known:
+        from dubkit.models.languages import LANGUAGES
 
-    rows = [
-        {"code": lang.code, "name": lang.name, "iso639_3": lang.iso639_3, "nllb": lang.nllb}
-        for lang in LANGUAGES
-    ]
-    columns = [Column("code"), Column("name"), Column("iso639_3", "ISO 639-3"), Column("nllb", "NLLB")]
-    print_rows(console, rows, columns, as_json=as_json)
+        rows = [
+            {"code": lang.code, "name": lang.name, "iso639_3": lang.iso639_3, "nllb": lang.nllb}
+            for lang in LANGUAGES
+        ]
+        known_columns = [
+            Column("code"),
+            Column("name"),
+            Column("iso639_3", "ISO 639-3"),
+            Column("nllb", "NLLB"),
+        ]
+        print_rows(console, rows, known_columns, as_json=as_json)
+        return
+    from dubkit.backends.registry import Registry
+    from dubkit.pipeline.build import PipelineConfig
+    from dubkit.pipeline.offer import language_offer
+
+    chosen = {"translator": translator, "synthesizer": synthesizer}
+    try:
+        offer = language_offer(
+            PipelineConfig.from_mapping({k: v for k, v in chosen.items() if v}), Registry()
+        )
+    except DubkitError as exc:
+        raise fail(exc) from None
+    pairs = [p for p in offer.pairs if from_ is None or p.source == from_]
+    if as_json:
+        document = {"translator": offer.translator, "pairs": [attrs.asdict(p) for p in pairs]}
+        console.file.write(json.dumps(document, indent=2) + "\n")
+        return
+    table_rows: list[dict[str, str]] = []
+    for source in dict.fromkeys(p.source for p in pairs):
+        rows_of = [p for p in pairs if p.source == source]
+        if source == "auto":
+            targets = ", ".join(p.target for p in rows_of)
+            table_rows.append(
+                {
+                    "from": "auto (detected)",
+                    "into": targets,
+                    "translator": "per detected language",
+                    "voice": "",
+                }
+            )
+            continue
+        groups: dict[tuple[str, str], list[str]] = {}
+        for p in rows_of:
+            groups.setdefault((p.translator or "", p.synthesizer), []).append(p.target)
+        for (name, voice), targets_of in groups.items():
+            table_rows.append(
+                {"from": source, "into": ", ".join(targets_of), "translator": name, "voice": voice}
+            )
+    columns = [Column("from"), Column("into", fold=True), Column("translator"), Column("voice")]
+    print_rows(
+        console, table_rows, columns, title=f"Pairs that can be dubbed (translator: {offer.translator})"
+    )
+    if from_ is not None and not pairs:
+        console.print(f"[yellow]nothing can be dubbed from {escape(from_)!s} here[/]")
 
 
 @app.command()

@@ -1,8 +1,10 @@
 """The dub project: the editable, versioned JSON record of one dub (pydantic, since it is serialised).
 
 A dub project holds every segment with its times, speaker, source text, translation, voice, fitted
-timing and quality fields. It is the source of truth for a re-dub: edit a ``translation`` (or a
-speaker's ``voice``) and re-run, and only what changed is redone.
+timing and quality fields, and the sentences the segments form (consecutive lines of one speaker,
+translated together). It is the source of truth for a re-dub: edit a sentence's ``translation`` (its
+lines get their pieces of it), a segment's ``translation`` (that piece alone), or a speaker's ``voice``,
+and re-run: only what changed is redone.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ __all__ = [
     "JobQuality",
     "ProjectOutputs",
     "ProjectSegment",
+    "ProjectSentence",
     "ProjectSpeaker",
     "ProjectVoice",
     "SegmentQuality",
@@ -97,7 +100,11 @@ class SegmentQuality(_Model):
 
 
 class ProjectSegment(_Model):
-    """One line of the dub; ``translation`` is editable."""
+    """One line of the dub; ``translation`` is editable.
+
+    For a line of a sentence of several lines, ``machine_translation`` is its piece of the sentence's
+    translation, and ``timing`` is ``None`` when the sentence plays as one clip (see `ProjectSentence`).
+    """
 
     id: str
     start: float = Field(ge=0)
@@ -112,6 +119,40 @@ class ProjectSegment(_Model):
     quality: SegmentQuality = Field(default_factory=SegmentQuality)
     status: Literal["ok", "failed", "skipped"] = "ok"
     error: str | None = None
+    sentence: str | None = None
+
+    @property
+    def edited(self) -> bool:
+        """Whether the translation differs from what the machine produced."""
+        return self.translation != self.machine_translation
+
+
+class ProjectSentence(_Model):
+    """Consecutive lines of one speaker translated as one sentence; ``translation`` is editable.
+
+    Attributes:
+        id: ``seg-0003`` for a one-line sentence (the line's own id), ``seg-0003..seg-0005`` else.
+        segments: Its lines' ids, in order.
+        translation: The sentence's translation; edited, it is split into its lines' pieces again.
+        layout: ``pieces``: each line plays its piece in its own slot; ``joined``: the whole sentence
+            plays as one clip across its pauses (``timing`` then says where).
+        fallback: ``pieces`` when the translator failed on the sentence and its lines were translated
+            one by one; ``source`` when a line kept its source text (to review).
+    """
+
+    id: str
+    segments: list[str]
+    start: float = Field(ge=0)
+    end: float = Field(ge=0)
+    speaker: str
+    source_text: str
+    translation: str = ""
+    machine_translation: str = ""
+    candidates: list[str] = Field(default_factory=list)
+    layout: Literal["pieces", "joined"] = "pieces"
+    timing: SegmentTiming | None = None
+    quality: SegmentQuality = Field(default_factory=SegmentQuality)
+    fallback: Literal["", "pieces", "source"] = ""
 
     @property
     def edited(self) -> bool:
@@ -151,12 +192,24 @@ class DubProject(_Model):
     backends: dict[str, BackendChoice] = Field(default_factory=dict)
     speakers: list[ProjectSpeaker] = Field(default_factory=list)
     segments: list[ProjectSegment] = Field(default_factory=list)
+    sentences: list[ProjectSentence] = Field(default_factory=list)
     quality: JobQuality = Field(default_factory=JobQuality)
     outputs: ProjectOutputs = Field(default_factory=ProjectOutputs)
 
     def translation_edits(self) -> dict[str, str]:
-        """Segment id -> edited translation, for every segment whose text a person changed."""
-        return {s.id: s.translation for s in self.segments if s.edited}
+        """Sentence or segment id -> edited translation, for every one whose text a person changed.
+
+        A segment's edit comes after its sentence's (for a one-line sentence, which shares the id, it wins).
+        """
+        edits = {s.id: s.translation for s in self.sentences if s.edited}
+        edits.update({s.id: s.translation for s in self.segments if s.edited})
+        return edits
+
+    def placed(self) -> list[tuple[str, float, float, SegmentTiming]]:
+        """Every clip the dub plays (lines, joined sentences): ``(id, source start, source end, timing)``."""
+        out = [(s.id, s.start, s.end, s.timing) for s in self.segments if s.timing is not None]
+        out += [(s.id, s.start, s.end, s.timing) for s in self.sentences if s.timing is not None]
+        return sorted(out, key=lambda p: p[3].start)
 
     def voice_edits(self) -> dict[str, ProjectVoice]:
         """Speaker id -> voice, for every speaker with a voice set."""

@@ -21,9 +21,12 @@ __all__ = [
     "Synthesis",
     "TimingPlan",
     "Transcript",
+    "TranslationFallback",
     "TranscriptSegment",
     "TranslatedSegment",
+    "TranslatedSentence",
     "Translation",
+    "TranslatorUsed",
     "Voice",
     "VoiceActivity",
     "VoiceProfile",
@@ -176,18 +179,106 @@ class TranslatedSegment:
         return self.candidates[candidate]
 
 
+class TranslationFallback(str, Enum):
+    """How a sentence was translated when translating it whole failed."""
+
+    NONE = ""
+    """Translated as one sentence."""
+    PIECES = "pieces"
+    """The translator failed on the sentence; its lines were translated one by one."""
+    SOURCE = "source"
+    """The translator failed on its lines too: the source text is kept, for a person to review."""
+
+
+@attrs.frozen(slots=True)
+class TranslatedSentence:
+    """A sentence: consecutive lines of one speaker translated together, then split back into them.
+
+    Attributes:
+        id: ``seg-0003`` for a one-line sentence (the line's id), ``seg-0003..seg-0005`` for several.
+        segment_ids: Its lines, in time order (their `TranslatedSegment` hold the pieces).
+        text: The chosen translation (a human edit, or the translator's best).
+        candidates: Alternatives, best first (n-best), the translator's best included.
+        machine_text: What the translator produced, before any human edit.
+        untranslated: Words the translator left in the source language.
+        edited: Whether ``text`` comes from a human edit of the dub project.
+        fallback: How it was translated when translating it whole failed.
+    """
+
+    id: str
+    segment_ids: tuple[str, ...]
+    text: str
+    candidates: tuple[str, ...] = ()
+    machine_text: str = ""
+    untranslated: tuple[str, ...] = ()
+    edited: bool = False
+    fallback: TranslationFallback = TranslationFallback.NONE
+
+    def spoken(self, candidate: int) -> str:
+        """The words of candidate ``candidate`` (0 = ``text``: the edit or the translator's best)."""
+        if candidate <= 0 or candidate >= len(self.candidates):
+            return self.text
+        return self.candidates[candidate]
+
+
+@attrs.frozen(slots=True)
+class TranslatorUsed:
+    """The translator a translation came from (chosen by name, or by dubkit for the language pair).
+
+    Attributes:
+        name: Its registered name.
+        version: Its distribution's version.
+        options: Its options as canonical JSON.
+        chosen: Whether dubkit chose it for the pair (no translator was named).
+    """
+
+    name: str
+    version: str = ""
+    options: str = "{}"
+    chosen: bool = False
+
+
 @attrs.frozen(slots=True)
 class Translation:
-    """The translate stage's output for one target language."""
+    """The translate stage's output for one target language.
+
+    Attributes:
+        source_language: ISO 639-1.
+        target_language: ISO 639-1.
+        segments: One per transcript line: its piece of its sentence's translation.
+        issues: Lines that could not be translated.
+        sentences: The translation units (every line in exactly one), in time order; empty in artifacts
+            written before sentences existed (then every line is its own sentence).
+        translator: The translator used, when one was.
+    """
 
     source_language: str
     target_language: str
     segments: tuple[TranslatedSegment, ...] = ()
     issues: tuple[SegmentIssue, ...] = ()
+    sentences: tuple[TranslatedSentence, ...] = ()
+    translator: TranslatorUsed | None = None
 
     def by_id(self) -> dict[str, TranslatedSegment]:
         """Translated segments keyed by segment id."""
         return {s.segment_id: s for s in self.segments}
+
+    def sentence_units(self) -> tuple[TranslatedSentence, ...]:
+        """The sentences; one per line when the artifact has none."""
+        if self.sentences:
+            return self.sentences
+        return tuple(
+            TranslatedSentence(
+                id=s.segment_id,
+                segment_ids=(s.segment_id,),
+                text=s.text,
+                candidates=s.candidates,
+                machine_text=s.machine_text,
+                untranslated=s.untranslated,
+                edited=s.edited,
+            )
+            for s in self.segments
+        )
 
 
 @attrs.frozen(slots=True)
@@ -240,16 +331,20 @@ class Synthesis:
         issues: Lines that could not be voiced.
         alternatives: Extra clips for lines too long for their slot: shorter translation candidates
             and faster speaking rates, for the timing solver to choose from.
+        joined: For each sentence of several lines, its whole translation voiced as one clip (its
+            ``segment_id`` is the sentence's id), which the fit stage may play across the sentence's
+            pauses instead of the pieces.
     """
 
     clips: tuple[Clip, ...] = ()
     voices: tuple[tuple[str, Voice], ...] = ()
     issues: tuple[SegmentIssue, ...] = ()
     alternatives: tuple[Clip, ...] = ()
+    joined: tuple[Clip, ...] = ()
 
     def options_for(self, segment_id: str) -> list[Clip]:
-        """Every clip of one line: the first choice first, then the alternatives."""
-        return [c for c in (*self.clips, *self.alternatives) if c.segment_id == segment_id]
+        """Every clip of one line (or joined sentence): the first choice first, then the alternatives."""
+        return [c for c in (*self.clips, *self.joined, *self.alternatives) if c.segment_id == segment_id]
 
     def voice_map(self) -> dict[str, Voice]:
         """Speaker label -> voice."""

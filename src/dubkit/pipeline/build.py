@@ -12,9 +12,10 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from dubkit.backends.binding import BackendBinding
 from dubkit.backends.catalog import DEFAULT_BACKENDS
-from dubkit.backends.protocols import BackendKind
+from dubkit.backends.protocols import BackendKind, TranscriberBorrower
 from dubkit.backends.registry import Registry
-from dubkit.errors import ConfigError
+from dubkit.backends.translator_choice import AUTO, AUTO_TRANSLATORS, TranslatorChoice
+from dubkit.errors import BackendConflictError, BackendUnavailableError, ConfigError, UnknownBackendError
 from dubkit.media import MediaLimits
 from dubkit.pipeline.pipeline import Pipeline
 from dubkit.pipeline.stage import Stage
@@ -35,13 +36,15 @@ from dubkit.stages import (
     VadStage,
 )
 
-__all__ = ["PipelineConfig", "bind_backend", "build_pipeline"]
+__all__ = ["PipelineConfig", "bind_backend", "bind_translators", "build_pipeline"]
 
 
 class PipelineConfig(BaseModel):
     """Which backend runs each capability, with its options, plus run-wide settings.
 
-    Backends are named by their registered name only (see ``dubkit backends``).
+    Backends are named by their registered name only (see ``dubkit backends``). The translator
+    ``auto`` (the default) is chosen per language pair among the installed ones
+    (`dubkit.backends.translator_choice`).
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -127,6 +130,58 @@ def _review_transcriber(
     return source.bind(registry, BackendKind.TRANSCRIBER, name, options)
 
 
+def bind_translators(
+    registry: Registry, config: PipelineConfig, source: BackendSource | None = None
+) -> TranslatorChoice:
+    """The translator of a pipeline: the one ``config`` names, or the automatic choice per language pair.
+
+    With ``translator="auto"`` every built-in translator of
+    `dubkit.backends.translator_choice.AUTO_TRANSLATORS` that can run here is bound (not loaded). Its
+    options are given per translator: ``backend_options["translator"] = {"nllb": {"model": ...}}``.
+
+    Raises:
+        UnknownBackendError: a named translator is not registered.
+        BackendUnavailableError: a named translator cannot run here.
+        ConfigError: invalid options (with ``auto``: options not given per translator).
+    """
+    source = source or _FreshBackends()
+    given = config.backend_options.get(BackendKind.TRANSLATOR, {})
+    if config.translator != AUTO:
+        return TranslatorChoice.single(
+            source.bind(registry, BackendKind.TRANSLATOR, config.translator, given)
+        )
+    flat = sorted(k for k, v in given.items() if not isinstance(v, Mapping))
+    if flat:
+        raise ConfigError(
+            f"translator option {flat[0]!r} names no translator: with translator 'auto', give options per "
+            'translator ({"nllb": {"model": "..."}}), or name the translator',
+            field="translator.options",
+        )
+    bound: dict[str, BackendBinding[Any]] = {}
+    entries: list[tuple[BackendBinding[Any], str | None, str]] = []
+    hints: list[str] = []
+    for step in AUTO_TRANSLATORS:
+        if step.name not in bound:
+            try:
+                spec = registry.spec(BackendKind.TRANSLATOR, step.name)
+            except (UnknownBackendError, BackendConflictError):
+                continue
+            availability = registry.availability(spec)
+            if not availability.available:
+                if availability.install and availability.install not in hints:
+                    hints.append(availability.install)
+                continue
+            try:
+                options = given.get(step.name)
+                bound[step.name] = source.bind(registry, BackendKind.TRANSLATOR, step.name, options)
+            except BackendUnavailableError as exc:
+                if exc.install and exc.install not in hints:
+                    hints.append(exc.install)
+                continue
+        entries.append((bound[step.name], step.model, step.note))
+    return TranslatorChoice(entries, named=False, hints=hints)
+
+
 class _FreshBackends:
     """The default `BackendSource`: a new, unloaded backend for every binding."""
 
@@ -171,6 +226,10 @@ def build_pipeline(
         return source.bind(registry, kind, config.backend_name(kind), config.backend_options.get(kind))
 
     transcriber = bind(BackendKind.TRANSCRIBER)
+    translators = bind_translators(registry, config, source)
+    for binding in translators.bindings:
+        if isinstance(binding.instance, TranscriberBorrower):
+            binding.instance.borrow_transcriber(transcriber.instance)
     limits = MediaLimits(max_size=config.max_file_bytes, max_duration=config.max_duration_seconds)
     stages: list[Stage[Any]] = [
         ProbeStage(limits),
@@ -179,7 +238,7 @@ def build_pipeline(
         VadStage(bind(BackendKind.VAD), chunk_seconds=config.vad_chunk_seconds),
         DiarizeStage(bind(BackendKind.DIARIZER), chunk_seconds=config.diarize_chunk_seconds),
         TranscribeStage(transcriber, chunk_seconds=config.transcribe_chunk_seconds),
-        TranslateStage(bind(BackendKind.TRANSLATOR), n_best=config.n_best),
+        TranslateStage(translators, n_best=config.n_best),
         SynthesizeStage(bind(BackendKind.SYNTHESIZER)),
         FitStage(FitOptions(max_stretch=config.max_stretch)),
         *([ReviewStage(_review_transcriber(registry, config, transcriber, source))] if config.review else []),

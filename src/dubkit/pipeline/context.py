@@ -106,13 +106,19 @@ class StageContext:
                 release_free_memory()
         self.progress(1.0, f"{count} {label}s")
 
-    def attempt(self, unit: str, work: Callable[[], U]) -> U | None:
+    def attempt(self, unit: str, work: Callable[[], U], *, final: bool = True) -> U | None:
         """Run one unit of work with retries; a unit that still fails is recorded in `issues`.
 
         In strict mode the failure stops the stage instead.
 
+        Args:
+            unit: What the work is (a segment id), for the record.
+            work: The work.
+            final: ``False`` when the caller has a fallback for a failure: then a failure is only
+                logged and ``None`` returned (nothing is recorded, a strict run goes on).
+
         Raises:
-            StageError: the unit failed and the request is strict.
+            StageError: the unit failed, ``final`` is set and the request is strict.
         """
         last: Exception | None = None
         for attempt in range(self.retries + 1):
@@ -123,6 +129,8 @@ class StageContext:
                 last = exc
                 logger.warning("%s: %s failed (attempt %d): %s", self.stage, unit, attempt + 1, exc)
         message = f"{type(last).__name__}: {last}"
+        if not final:
+            return None
         if self.request.strict:
             raise StageError(self.stage, f"{unit}: {message}") from last
         self.issues.append(SegmentIssue(segment_id=unit, stage=self.stage, message=message))

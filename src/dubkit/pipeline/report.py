@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import attrs
 
@@ -15,13 +16,15 @@ from dubkit.models.project import (
     JobQuality,
     ProjectOutputs,
     ProjectSegment,
+    ProjectSentence,
     ProjectSpeaker,
     ProjectVoice,
     SegmentQuality,
     SegmentTiming,
     SourceMedia,
 )
-from dubkit.models.speech import ClipTiming
+from dubkit.models.speech import ClipTiming, TranslatedSentence, Translation, TranslationFallback
+from dubkit.models.text import join_pieces
 from dubkit.pipeline.keys import DUBBED, MEDIA, OUTPUT, REVIEW, SYNTHESIS, TIMING, TRANSCRIPT, TRANSLATION
 from dubkit.pipeline.stage import Artifacts, RunRequest
 
@@ -41,14 +44,24 @@ class QualityBounds:
     max_back_wer: float = 0.5
 
 
+_FALLBACK_FLAGS = {
+    TranslationFallback.PIECES: "translated_by_line",
+    TranslationFallback.SOURCE: "source_text_kept",
+}
+
+
 def _quality(
     timing: ClipTiming | None,
     next_start: float | None,
     bounds: QualityBounds,
     untranslated: Sequence[str],
     back_wer: float | None,
+    *,
+    fallback: TranslationFallback = TranslationFallback.NONE,
 ) -> SegmentQuality:
     flags: list[str] = []
+    if fallback in _FALLBACK_FLAGS:
+        flags.append(_FALLBACK_FLAGS[fallback])
     if untranslated:
         flags.append("untranslated_words")
     if back_wer is not None and back_wer > bounds.max_back_wer:
@@ -108,12 +121,16 @@ def build_project(
         t.segment_id: (ordered[i + 1].start if i + 1 < len(ordered) else None) for i, t in enumerate(ordered)
     }
 
+    sentence_of: dict[str, TranslatedSentence] = {}
+    for sentence in translation.sentence_units() if translation else ():
+        sentence_of.update({i: sentence for i in sentence.segment_ids})
     segments = []
     for seg in transcript.segments if transcript else ():
         tr = translated.get(seg.id)
         clip = clips.get(seg.id)
         timing = timings.get(seg.id)
         failed = seg.id in failures
+        unit = sentence_of.get(seg.id)
         segments.append(
             ProjectSegment(
                 id=seg.id,
@@ -142,22 +159,40 @@ def build_project(
                     bounds,
                     tr.untranslated if tr else (),
                     reviews[seg.id].wer if seg.id in reviews else None,
+                    fallback=unit.fallback if unit else TranslationFallback.NONE,
                 ),
                 status="failed" if failed else "ok",
                 error=failures.get(seg.id),
+                sentence=unit.id if unit else None,
             )
         )
+    sentences = (
+        _sentences(
+            translation, segments, timings=timings, next_start=next_start, bounds=bounds, reviews=reviews
+        )
+        if translation
+        else []
+    )
 
     duration = media.duration if media else 0.0
     stage_seconds = {r.name: round(r.seconds, 3) for r in reports}
     notes = []
     if transcript is not None and not transcript.segments:
         notes.append("no speech was found: the output keeps the original audio")
+    if translation is not None and translation.translator is not None and translation.translator.chosen:
+        notes.append(
+            f"translator {translation.translator.name!r} was chosen for {translation.source_language} -> "
+            f"{translation.target_language} (none was named)"
+        )
+    kept = sum(1 for s in sentences if s.fallback == "source")
+    if kept:
+        notes.append(f"{kept} sentence(s) kept source text the translator failed on: review them")
     quality = JobQuality(
         loudness_lufs=dubbed.loudness_lufs if dubbed else None,
         stage_seconds=stage_seconds,
         real_time_factor={k: round(v / duration, 4) for k, v in stage_seconds.items()} if duration else {},
-        flagged_segments=[s.id for s in segments if s.quality.flags],
+        flagged_segments=[s.id for s in segments if s.quality.flags]
+        + [s.id for s in sentences if s.layout == "joined" and s.quality.flags],
         failed_segments=[s.id for s in segments if s.status == "failed"],
         notes=notes,
     )
@@ -181,9 +216,10 @@ def build_project(
         source_language=transcript.language if transcript else (request.source_language or "auto"),
         requested_source_language=request.source_language or "auto",
         target_language=request.target_language,
-        backends=dict(backends or {}),
+        backends=_with_translator(backends or {}, translation),
         speakers=speakers,
         segments=segments,
+        sentences=sentences,
         quality=quality,
         outputs=ProjectOutputs(
             media=str(output.media) if output else None,
@@ -192,3 +228,70 @@ def build_project(
             run_dir=str(run_dir),
         ),
     )
+
+
+def _with_translator(
+    backends: Mapping[str, BackendChoice], translation: Translation | None
+) -> dict[str, BackendChoice]:
+    """The backends, with the translator that actually translated (the one chosen for the pair)."""
+    out = dict(backends)
+    used = translation.translator if translation else None
+    if used is not None:
+        out["translator"] = BackendChoice(
+            name=used.name, version=used.version, options=json.loads(used.options)
+        )
+    return out
+
+
+def _sentences(
+    translation: Translation,
+    segments: Sequence[ProjectSegment],
+    *,
+    timings: Mapping[str, ClipTiming],
+    next_start: Mapping[str, float | None],
+    bounds: QualityBounds,
+    reviews: Mapping[str, Any],
+) -> list[ProjectSentence]:
+    """The project's sentences, with the timing of those that play as one clip."""
+    lines = {s.id: s for s in segments}
+    out = []
+    for sentence in translation.sentence_units():
+        members = [lines[i] for i in sentence.segment_ids if i in lines]
+        if not members:
+            continue
+        timing = timings.get(sentence.id) if len(members) > 1 else None
+        out.append(
+            ProjectSentence(
+                id=sentence.id,
+                segments=[m.id for m in members],
+                start=members[0].start,
+                end=members[-1].end,
+                speaker=members[0].speaker,
+                source_text=join_pieces([m.source_text for m in members], translation.source_language),
+                translation=sentence.text,
+                machine_translation=sentence.machine_text,
+                candidates=list(sentence.candidates),
+                layout="joined" if timing is not None else "pieces",
+                timing=SegmentTiming(
+                    start=timing.start,
+                    end=timing.end,
+                    stretch=timing.stretch,
+                    gain_db=timing.gain_db,
+                    candidate=timing.candidate,
+                    rate=timing.rate,
+                    spoken=sentence.spoken(timing.candidate),
+                )
+                if timing is not None
+                else None,
+                quality=_quality(
+                    timing,
+                    next_start.get(sentence.id),
+                    bounds,
+                    sentence.untranslated,
+                    reviews[sentence.id].wer if sentence.id in reviews else None,
+                    fallback=sentence.fallback,
+                ),
+                fallback=sentence.fallback.value,
+            )
+        )
+    return out

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from dubkit._version import __version__
 from dubkit.backends.registry import Registry
+from dubkit.backends.translator_choice import AUTO
 from dubkit.jobs.pipelines import JobPipelines, WarmPipelines
 from dubkit.server import (
     progress_socket,
@@ -94,7 +95,12 @@ def create_app(
             registry=registry,
             memory_budget=settings.model_memory_budget,
         )
-    services = ServerServices(settings, pipelines, registry)
+    config = (
+        pipelines.config
+        if isinstance(pipelines, WarmPipelines)
+        else load_pipeline_config(settings.pipeline_config)
+    )
+    services = ServerServices(settings, pipelines, registry, config)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -180,7 +186,7 @@ def _document_backend_names(app: FastAPI, registry: Registry) -> None:
             body = schema["paths"][API_PREFIX + UPLOAD_PATH]["post"]["requestBody"]
             fields = body["content"]["multipart/form-data"]["schema"]["properties"]
             for kind in BACKEND_FIELDS:
-                fields[kind]["enum"] = registry.names(kind)
+                fields[kind]["enum"] = registry.names(kind) + ([AUTO] if kind == "translator" else [])
             app.openapi_schema = schema
         return app.openapi_schema
 

@@ -112,8 +112,8 @@ async def tus_options(owner: Owner, services: Services) -> Response:
 async def tus_create(request: Request, owner: Owner, services: Services, _tus: TusRequest) -> Response:
     """Announce an upload: ``Upload-Length`` and ``Upload-Metadata``, checked now, before any byte is sent.
 
-    Raises 413 over the size cap, 422 for bad languages or backends, 429 when the owner has too many jobs
-    running or too many unfinished uploads.
+    Raises 413 over the size cap, 422 for bad languages or backends or a language pair the backends cannot
+    dub, 429 when the owner has too many jobs running or too many unfinished uploads.
     """
     headers = request.headers
     if "upload-defer-length" in headers:
@@ -128,6 +128,7 @@ async def tus_create(request: Request, owner: Owner, services: Services, _tus: T
         raise ProblemError(400, "Upload-Length must be at least 1", code="tus_bad_header")
     metadata = parse_metadata(headers.get("upload-metadata"))
     asked = parse_upload_fields(_fields(metadata), services.registry)
+    await services.languages.check(asked)  # a pair the backends cannot dub: refused before any byte
     await check_upload_room(services, owner, len(asked.target_languages))
     uploads = services.tus
     await uploads.sweep()

@@ -85,6 +85,7 @@ async def upload(request: Request, owner: Owner, services: Services) -> UploadOu
         raise
     async with staged_upload(request, settings.upload_dir, settings.max_upload_bytes) as staged:
         asked = parse_upload_fields(staged.fields, services.registry)
+        await services.languages.check(asked)  # a pair the backends cannot dub: refused before any work
         assert staged.path is not None
         records = await jobs_from_staged(
             services, owner=owner, path=staged.path, request=asked, filename=staged.filename

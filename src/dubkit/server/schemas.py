@@ -16,7 +16,9 @@ __all__ = [
     "JobList",
     "JobLinks",
     "JobOut",
+    "InstallHintOut",
     "LanguageOut",
+    "LanguagePairOut",
     "LanguagesOut",
     "UploadOut",
     "job_out",
@@ -101,10 +103,42 @@ class LanguageOut(BaseModel):
     name: str
 
 
-class LanguagesOut(BaseModel):
-    """The languages a job may name (``auto`` is also accepted as a source language)."""
+class LanguagePairOut(BaseModel):
+    """A (source, target) pair the server's backends can dub."""
 
-    languages: list[LanguageOut]
+    source: str = Field(description="ISO 639-1, or `auto` (detected).")
+    target: str
+    translator: str | None = Field(description="The translator serving the pair (`null` for `auto`).")
+    synthesizer: str = Field(description="The voice backend that speaks the target.")
+    sources: list[str] = Field(
+        default_factory=list, description="For `auto`: the detected languages that reach the target."
+    )
+    translators: list[str] = Field(
+        default_factory=list, description="For `auto`: the translator of each of `sources`."
+    )
+
+
+class InstallHintOut(BaseModel):
+    """What to install so that a translator reaches a pair."""
+
+    source: str
+    target: str
+    hint: str
+
+
+class LanguagesOut(BaseModel):
+    """What a job may ask for, and what the server's backends can actually dub."""
+
+    languages: list[LanguageOut] = Field(description="Every language code a job may name.")
+    sources: list[LanguageOut] = Field(
+        description="The spoken languages the transcriber hears, `auto` first."
+    )
+    voices: dict[str, str] = Field(description="Target language -> the voice backend that speaks it.")
+    pairs: list[LanguagePairOut] = Field(description="Every (source, target) pair that can be dubbed.")
+    translator: str = Field(description="The translator setting: a backend name, or `auto` (best per pair).")
+    install_hints: list[InstallHintOut] = Field(
+        default_factory=list, description="For pairs that cannot be dubbed: what to install to add them."
+    )
 
 
 class Health(BaseModel):

@@ -20,7 +20,9 @@ from dubkit.jobs import InProcessRunner, JobStore
 from dubkit.jobs.events import JobEvent, JobEventHub
 from dubkit.jobs.pipelines import JobPipelines
 from dubkit.models.job import JobRecord
+from dubkit.pipeline.build import PipelineConfig
 from dubkit.server.auth import ApiKeys
+from dubkit.server.language_offers import LanguageOffers
 from dubkit.server.rates import RateLimits
 from dubkit.server.settings import ServerSettings
 from dubkit.server.tus_store import TusUploads
@@ -77,6 +79,8 @@ class ServerServices:
         settings: The server's settings.
         pipelines: Each job's pipeline for the in-process runner (ignored with a broker).
         registry: The backend registry (lists backends; validates the names an upload asks for).
+        config: The backends a job gets when it names none (what ``GET /languages`` and the upload check
+            judge the language pairs by); default: the defaults.
     """
 
     def __init__(
@@ -84,9 +88,12 @@ class ServerServices:
         settings: ServerSettings,
         pipelines: JobPipelines,
         registry: Registry,
+        config: PipelineConfig | None = None,
     ) -> None:
         self.settings = settings
         self.registry = registry
+        self.languages = LanguageOffers(config or PipelineConfig(), registry)
+        """The language pairs the backends can dub."""
         self.api_keys = ApiKeys(settings.api_keys)
         self.storage = FsspecStorage(settings.resolved_storage_url, s3=settings.s3_options())
         self.store = StoreThread(settings.db_path)

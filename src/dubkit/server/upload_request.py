@@ -6,6 +6,7 @@ import attrs
 
 from dubkit.backends.protocols import BackendKind
 from dubkit.backends.registry import Registry
+from dubkit.backends.translator_choice import AUTO
 from dubkit.errors import ConfigError, UnknownBackendError
 from dubkit.models.languages import get_language
 
@@ -65,6 +66,9 @@ def parse_upload_fields(fields: dict[str, list[str]], registry: Registry) -> Upl
     for kind in BACKEND_FIELDS:
         name = _one(fields, kind)
         if not name:
+            continue
+        if kind == "translator" and name == AUTO:
+            backends[kind] = name  # the best installed translator for each pair
             continue
         known = registry.names(BackendKind(kind))
         if name not in known:

@@ -1,5 +1,8 @@
 """Stage 9, fit: one timing plan for the whole job (``dubkit.timing.plan_timing``).
 
+A sentence of several lines can play as its pieces (each in its line's slot) or as one clip across its
+pauses; each such sentence takes the layout the solver scores better, judged between its neighbours.
+
 Each line is anchored to its own source slot, may borrow silence around it, never overlaps the next
 line or runs into another speaker's slot, and keeps its tempo within 0.85-1.2x where it can (hard
 cap 1.35x). Lines too long for their slot choose, in order of preference, a shorter translation
@@ -16,7 +19,7 @@ import attrs
 
 from dubkit.models.speech import Clip, ClipTiming, TimingPlan
 from dubkit.pipeline.context import StageContext
-from dubkit.pipeline.keys import MEDIA, SYNTHESIS, TIMING, TRANSCRIPT
+from dubkit.pipeline.keys import MEDIA, SYNTHESIS, TIMING, TRANSCRIPT, TRANSLATION
 from dubkit.pipeline.stage import Artifacts, BaseStage, RunRequest
 from dubkit.timing import Candidate, Line, TimingOptions, plan_timing
 
@@ -33,6 +36,9 @@ class FitOptions:
         comfort: The tempo range that sounds natural; leaving it is flagged and avoided where possible.
         max_borrow_before: How early a line may start before its source slot, seconds.
         max_delay: How late a line may start after its source slot, seconds.
+        join_penalty: What playing a sentence of several lines as one clip across its pauses costs in
+            the solver's objective, over the plan of its pieces (0.15: about a 9% stretch of one piece,
+            or 0.15 s of start offset), so that pieces that fit well keep the speaker's pauses.
     """
 
     max_stretch: float = 1.35
@@ -40,6 +46,7 @@ class FitOptions:
     comfort: tuple[float, float] = (0.85, 1.2)
     max_borrow_before: float = 0.25
     max_delay: float = 0.25
+    join_penalty: float = 0.15
 
 
 def _candidates(first: Clip, options: list[Clip]) -> tuple[list[Candidate], dict[tuple[int, float], float]]:
@@ -55,11 +62,15 @@ def _candidates(first: Clip, options: list[Clip]) -> tuple[list[Candidate], dict
 
 
 class FitStage(BaseStage[TimingPlan]):
-    """Plans every clip at once with the timing solver."""
+    """Plans every clip at once with the timing solver.
+
+    For each sentence of several lines it chooses between its pieces and one clip across its pauses
+    (see the module notes).
+    """
 
     name = "fit"
-    version = "2"
-    inputs = (MEDIA, TRANSCRIPT, SYNTHESIS)
+    version = "3"
+    inputs = (MEDIA, TRANSCRIPT, TRANSLATION, SYNTHESIS)
     output = TIMING
 
     def __init__(self, options: FitOptions | None = None) -> None:
@@ -69,28 +80,42 @@ class FitStage(BaseStage[TimingPlan]):
         """The timing limits."""
         return {"options": attrs.asdict(self.options)}
 
+    def _timing_options(self) -> TimingOptions:
+        opts = self.options
+        return TimingOptions(
+            comfort=opts.comfort,
+            max_stretch=opts.max_stretch,
+            min_gap=opts.min_gap,
+            max_borrow_before=opts.max_borrow_before,
+            max_delay=opts.max_delay,
+        )
+
     def run(self, ctx: StageContext, inputs: Artifacts) -> TimingPlan:
-        """Plan every clip."""
+        """Choose each sentence's layout, then plan every clip."""
         synthesis = inputs[SYNTHESIS]
         segments = {s.id: s for s in inputs[TRANSCRIPT].segments}
-        lines, rates = [], {}
-        for clip in synthesis.clips:
-            seg = segments[clip.segment_id]
-            candidates, absolute = _candidates(clip, synthesis.options_for(clip.segment_id))
-            rates[clip.segment_id] = absolute
-            lines.append(Line(clip.segment_id, seg.start, seg.end, seg.speaker, candidates))
-        opts = self.options
-        plan = plan_timing(
-            lines,
-            inputs[MEDIA].duration,
-            TimingOptions(
-                comfort=opts.comfort,
-                max_stretch=opts.max_stretch,
-                min_gap=opts.min_gap,
-                max_borrow_before=opts.max_borrow_before,
-                max_delay=opts.max_delay,
-            ),
-        )
+        duration = inputs[MEDIA].duration
+        rates: dict[str, dict[tuple[int, float], float]] = {}
+
+        def line(first: Clip, ids: tuple[str, ...]) -> Line:
+            candidates, absolute = _candidates(first, synthesis.options_for(first.segment_id))
+            rates[first.segment_id] = absolute
+            start, end = segments[ids[0]].start, segments[ids[-1]].end
+            return Line(first.segment_id, start, end, segments[ids[0]].speaker, candidates)
+
+        pieces = [line(clip, (clip.segment_id,)) for clip in synthesis.clips if clip.segment_id in segments]
+        sentences = {s.id: s for s in inputs[TRANSLATION].sentence_units()}
+        layouts: list[tuple[list[Line], Line]] = []
+        for clip in synthesis.joined:
+            sentence = sentences.get(clip.segment_id)
+            if sentence is None or not all(i in segments for i in sentence.segment_ids):
+                continue
+            members = set(sentence.segment_ids)
+            split = [p for p in pieces if p.segment_id in members]
+            if len(split) >= 2:
+                layouts.append((split, line(clip, sentence.segment_ids)))
+        lines = self._choose_layouts(pieces, layouts, duration)
+        plan = plan_timing(lines, duration, self._timing_options())
         timings = []
         for placement in plan.placements:
             timing = placement.to_clip_timing()
@@ -104,8 +129,34 @@ class FitStage(BaseStage[TimingPlan]):
                 )
             )
         flagged = sum(1 for t in timings if t.flags)
-        ctx.progress(1.0, f"{len(timings)} clips placed, {flagged} flagged")
+        joined = sum(1 for chosen in lines if chosen.segment_id not in segments)
+        ctx.progress(1.0, f"{len(timings)} clips placed ({joined} joined sentences), {flagged} flagged")
         return TimingPlan(timings=tuple(_sorted(timings)))
+
+    def _choose_layouts(
+        self, pieces: list[Line], layouts: list[tuple[list[Line], Line]], duration: float
+    ) -> list[Line]:
+        """Every line to place: each sentence's pieces, or its joined clip where the solver scores it better.
+
+        Each sentence is judged on its own, between the line before it and the line after it: the plan of
+        its pieces against the plan of its joined clip (plus ``join_penalty``, so a tie keeps the pieces).
+        """
+        options = self._timing_options()
+        ordered = sorted(pieces, key=lambda p: (p.slot_start, p.slot_end))
+        position = {p.segment_id: i for i, p in enumerate(ordered)}
+        chosen: dict[str, Line] = {}
+        replaced: set[str] = set()
+        for split, joined in layouts:
+            first = min(position[p.segment_id] for p in split)
+            last = max(position[p.segment_id] for p in split)
+            before = ordered[first - 1 : first] if first > 0 else []
+            after = ordered[last + 1 : last + 2]
+            apart = plan_timing([*before, *split, *after], duration, options).cost
+            together = plan_timing([*before, joined, *after], duration, options).cost
+            if together + self.options.join_penalty < apart:
+                chosen[joined.segment_id] = joined
+                replaced.update(p.segment_id for p in split)
+        return [p for p in pieces if p.segment_id not in replaced] + list(chosen.values())
 
 
 def _sorted(timings: list[ClipTiming]) -> list[ClipTiming]:

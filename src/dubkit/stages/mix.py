@@ -17,14 +17,14 @@ __all__ = ["MixStage", "chosen_clips"]
 
 
 def chosen_clips(synthesis: Synthesis, plan: TimingPlan) -> list[Clip]:
-    """The clip the plan chose for each line (its candidate at its speaking rate).
+    """The clip the plan chose for each line or joined sentence (its candidate at its speaking rate).
 
     Raises:
         StageError: the plan names a clip the synthesis does not have.
     """
     by_choice = {
         (c.segment_id, c.candidate, round(c.voice.rate, 4)): c
-        for c in (*synthesis.clips, *synthesis.alternatives)
+        for c in (*synthesis.clips, *synthesis.joined, *synthesis.alternatives)
     }
     out = []
     for timing in plan.timings:

@@ -1,12 +1,18 @@
-"""Stage 11, mux: the final MP4 (video copied, dub + original audio, soft subtitles) and SRT/VTT files."""
+"""Stage 11, mux: the final MP4 (video copied, dub + original audio, soft subtitles) and SRT/VTT files.
+
+Subtitles show what the dub says, where it says it (each chosen clip's text at its placement), laid out
+by the usual rules (`dubkit.media.subtitle_layout`); the original-language track shows the transcript.
+"""
 
 from __future__ import annotations
 
 from dubkit.media import mux, write_subtitles
-from dubkit.models.media import MuxedMedia, SubtitleCue
+from dubkit.media.subtitle_layout import SpokenText, layout_cues
+from dubkit.models.media import MuxedMedia
 from dubkit.pipeline.context import StageContext
-from dubkit.pipeline.keys import DUBBED, MEDIA, OUTPUT, SOURCE, TIMING, TRANSCRIPT, TRANSLATION
+from dubkit.pipeline.keys import DUBBED, MEDIA, OUTPUT, SOURCE, SYNTHESIS, TIMING, TRANSCRIPT, TRANSLATION
 from dubkit.pipeline.stage import Artifacts, BaseStage
+from dubkit.stages.mix import chosen_clips
 from dubkit.stages.probe import media_at_source
 
 __all__ = ["MuxStage"]
@@ -16,8 +22,8 @@ class MuxStage(BaseStage[MuxedMedia]):
     """Muxes without re-encoding the video; audio-only input gives an M4A."""
 
     name = "mux"
-    version = "2"
-    inputs = (SOURCE, MEDIA, TRANSCRIPT, TRANSLATION, TIMING, DUBBED)
+    version = "3"
+    inputs = (SOURCE, MEDIA, TRANSCRIPT, TRANSLATION, SYNTHESIS, TIMING, DUBBED)
     output = OUTPUT
 
     def run(self, ctx: StageContext, inputs: Artifacts) -> MuxedMedia:
@@ -29,17 +35,25 @@ class MuxStage(BaseStage[MuxedMedia]):
         media = media_at_source(inputs)
         transcript = inputs[TRANSCRIPT]
         translation = inputs[TRANSLATION]
-        timings = inputs[TIMING].by_id()
-        translated = translation.by_id()
-        target_cues, source_cues = [], []
-        for seg in transcript.segments:
-            source_cues.append(SubtitleCue(seg.start, seg.end, seg.text))
-            tr = translated.get(seg.id)
-            if tr is None or not tr.text.strip():
-                continue
-            timing = timings.get(seg.id)
-            start, end = (timing.start, timing.end) if timing else (seg.start, seg.end)
-            target_cues.append(SubtitleCue(start, end, tr.spoken(timing.candidate if timing else 0)))
+        plan = inputs[TIMING]
+        spoken = [
+            SpokenText(timing.start, timing.end, clip.text)
+            for timing, clip in zip(plan.timings, chosen_clips(inputs[SYNTHESIS], plan), strict=True)
+        ]
+        placed = {t.segment_id for t in plan.timings}
+        for sentence in translation.sentence_units():
+            placed.update(sentence.segment_ids if sentence.id in placed else ())
+        segments = {s.id: s for s in transcript.segments}
+        for line in translation.segments:  # lines not voiced keep their subtitle, at their own time
+            seg = segments.get(line.segment_id)
+            if seg is not None and line.segment_id not in placed and line.text.strip():
+                spoken.append(SpokenText(seg.start, seg.end, line.text))
+        target_cues = layout_cues(spoken, translation.target_language, duration=media.duration)
+        source_cues = layout_cues(
+            [SpokenText(s.start, s.end, s.text) for s in transcript.segments],
+            transcript.language,
+            duration=media.duration,
+        )
         srt = write_subtitles(target_cues, ctx.work_dir / f"dub.{translation.target_language}.srt")
         vtt = write_subtitles(target_cues, ctx.work_dir / f"dub.{translation.target_language}.vtt")
         suffix = ".mp4" if media.has_video else ".m4a"

@@ -14,7 +14,7 @@ import attrs
 from dubkit.backends.binding import BackendBinding
 from dubkit.backends.protocols import Synthesizer, supported_languages, synthesizer_voices
 from dubkit.errors import UnknownLanguageError
-from dubkit.models.speech import Clip, Synthesis, TranscriptSegment, TranslatedSegment, Voice
+from dubkit.models.speech import Clip, Synthesis, TranscriptSegment, TranslatedSegment, Translation, Voice
 from dubkit.pipeline.cache import stable_hash
 from dubkit.pipeline.context import StageContext
 from dubkit.pipeline.keys import SYNTHESIS, TRANSCRIPT, TRANSLATION
@@ -67,6 +67,54 @@ def _windows(segments: Sequence[TranscriptSegment], min_gap: float) -> dict[str,
     return out
 
 
+@attrs.frozen
+class _Line:
+    """Something to voice: one translated line, or a whole sentence of several lines (``joined``)."""
+
+    id: str
+    text: str
+    candidates: tuple[str, ...]
+    edited: bool
+    segment_ids: tuple[str, ...]
+    joined: bool = False
+    window: float | None = None
+
+
+def _line_of(seg: TranslatedSegment) -> _Line:
+    return _Line(seg.segment_id, seg.text, seg.candidates, seg.edited, (seg.segment_id,))
+
+
+def _joined_lines(
+    translation: Translation, windows: Mapping[str, float], starts: Mapping[str, float]
+) -> list[_Line]:
+    """Each sentence of two or more voiced lines, as one line saying the whole sentence.
+
+    Its window runs from its first line's start to the next line's start (less the gap). A sentence with
+    a line whose piece a person edited plays as its pieces: it gets no joined clip.
+    """
+    pieces = translation.by_id()
+    out = []
+    for sentence in translation.sentence_units():
+        lines = [pieces[i] for i in sentence.segment_ids if i in pieces]
+        spoken = [p for p in lines if p.text.strip()]
+        if len(sentence.segment_ids) < 2 or len(spoken) < 2 or any(p.edited for p in lines):
+            continue
+        first, last = sentence.segment_ids[0], sentence.segment_ids[-1]
+        window = starts[last] + windows[last] - starts[first] if last in windows and first in starts else None
+        out.append(
+            _Line(
+                sentence.id,
+                sentence.text,
+                sentence.candidates,
+                sentence.edited,
+                sentence.segment_ids,
+                joined=True,
+                window=window,
+            )
+        )
+    return out
+
+
 def assign_voices(
     speakers: Sequence[str], voices: Sequence[Voice], overrides: Mapping[str, Voice]
 ) -> dict[str, Voice]:
@@ -103,6 +151,7 @@ class SynthesizeStage(BaseStage[Synthesis]):
     """
 
     name = "synthesize"
+    version = "2"
     inputs = (TRANSCRIPT, TRANSLATION)
     output = SYNTHESIS
 
@@ -132,7 +181,11 @@ class SynthesizeStage(BaseStage[Synthesis]):
             raise UnknownLanguageError(request.target_language, list(langs), backend=self.synthesizer.name)
 
     def run(self, ctx: StageContext, inputs: Artifacts) -> Synthesis:
-        """Synthesize every non-empty translated line (cached lines cost nothing)."""
+        """Synthesize every non-empty translated line (cached lines cost nothing).
+
+        A sentence of several lines is also voiced whole (one clip across its pauses, which the fit
+        stage may choose instead of the pieces).
+        """
         transcript = inputs[TRANSCRIPT]
         translation = inputs[TRANSLATION]
         target = ctx.request.target_language
@@ -142,58 +195,63 @@ class SynthesizeStage(BaseStage[Synthesis]):
         voices = assign_voices(transcript.speakers, offered, dict(ctx.request.voice_edits))
         speaker_of = {s.id: s.speaker for s in transcript.segments}
         windows = _windows(transcript.segments, self.alternatives.min_gap)
-        todo = [s for s in translation.segments if s.text.strip()]
+        starts = {s.id: s.start for s in transcript.segments}
+        todo = [_line_of(s) for s in translation.segments if s.text.strip()]
+        todo += _joined_lines(translation, windows, starts)
         locks = _KeyLocks()
 
-        def line(seg: TranslatedSegment) -> tuple[Clip | None, list[Clip]]:
-            voice = voices.get(speaker_of.get(seg.segment_id, ""), offered[0])
-            work = partial(self._clip, ctx, locks, seg.segment_id, seg.text, voice=voice, candidate=0)
-            clip = ctx.attempt(seg.segment_id, work)
+        def line(item: _Line) -> tuple[Clip | None, list[Clip]]:
+            voice = voices.get(speaker_of.get(item.segment_ids[0], ""), offered[0])
+            work = partial(self._clip, ctx, locks, item.id, item.text, voice=voice, candidate=0)
+            clip = ctx.attempt(item.id, work, final=not item.joined)
             if clip is None:
                 return None, []
-            window = windows.get(seg.segment_id, clip.duration)
+            window = item.window if item.window is not None else windows.get(item.id, clip.duration)
             if clip.duration > window * self.alternatives.comfort:
-                return clip, self._alternatives(ctx, locks, seg, clip, window)
+                return clip, self._alternatives(ctx, locks, item, clip, window)
             return clip, []
 
         clips: list[Clip] = []
+        joined: list[Clip] = []
         alternatives: list[Clip] = []
         workers = min(_MAX_WORKERS, _concurrent_calls(self.synthesizer.instance), max(1, len(todo)))
         # Lines are voiced ``workers`` at a time (each line with its alternatives on one thread) and
         # collected in order, so the result does not depend on which finishes first.
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synthesize")
         try:
-            futures = [pool.submit(line, seg) for seg in todo]
-            for future in ctx.each(futures, label="line"):
+            futures = [pool.submit(line, item) for item in todo]
+            for item, future in zip(todo, ctx.each(futures, label="line"), strict=True):
                 clip, extra = future.result()
                 if clip is not None:
-                    clips.append(clip)
+                    (joined if item.joined else clips).append(clip)
                     alternatives += extra
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
         # Issues in line order, as a one-at-a-time run records them.
-        order = {seg.segment_id: index for index, seg in enumerate(todo)}
+        order = {item.id: index for index, item in enumerate(todo)}
         ctx.issues.sort(key=lambda issue: order.get(issue.segment_id, -1))
         return Synthesis(
             clips=tuple(clips),
             voices=tuple(voices.items()),
             issues=translation.issues + tuple(ctx.issues),
             alternatives=tuple(alternatives),
+            joined=tuple(joined),
         )
 
     def _alternatives(
-        self, ctx: StageContext, locks: _KeyLocks, seg: TranslatedSegment, first: Clip, window: float
+        self, ctx: StageContext, locks: _KeyLocks, item: _Line, first: Clip, window: float
     ) -> list[Clip]:
         """Shorter candidates first; then faster rates of the shortest text; stop once one is comfortable."""
         out: list[Clip] = []
         texts = (
-            [(i, t) for i, t in enumerate(seg.candidates) if i > 0 and t.strip()] if not seg.edited else []
+            [(i, t) for i, t in enumerate(item.candidates) if i > 0 and t.strip()] if not item.edited else []
         )
         best = first
         for index, text in texts:
             clip = ctx.attempt(
-                seg.segment_id,
-                partial(self._clip, ctx, locks, seg.segment_id, text, voice=first.voice, candidate=index),
+                item.id,
+                partial(self._clip, ctx, locks, item.id, text, voice=first.voice, candidate=index),
+                final=not item.joined,
             )
             if clip is not None:
                 out.append(clip)
@@ -203,10 +261,9 @@ class SynthesizeStage(BaseStage[Synthesis]):
         for factor in self.alternatives.rates:
             voice = attrs.evolve(best.voice, rate=round(best.voice.rate * factor, 4))
             clip = ctx.attempt(
-                seg.segment_id,
-                partial(
-                    self._clip, ctx, locks, seg.segment_id, best.text, voice=voice, candidate=best.candidate
-                ),
+                item.id,
+                partial(self._clip, ctx, locks, item.id, best.text, voice=voice, candidate=best.candidate),
+                final=not item.joined,
             )
             if clip is not None:
                 out.append(clip)

@@ -9,6 +9,8 @@ from typing import Any
 
 from dubkit.backends.protocols import (
     BackendKind,
+    ContextualTranslator,
+    SpeechTranslator,
     StreamingVAD,
     TranslationCandidate,
     supported_languages,
@@ -19,6 +21,7 @@ from dubkit.backends.registry import validate_backend_class
 from dubkit.errors import BackendValidationError
 from dubkit.models.media import AudioFile, Stems
 from dubkit.models.speech import SpeakerTurn, SpeechRegion, Transcript, Voice
+from dubkit.models.translation import TranslationUnit
 from dubkit.testing.samples import write_tone_wav
 
 __all__ = ["ConformanceError", "check_backend"]
@@ -54,6 +57,17 @@ def _check_streaming(backend: StreamingVAD, audio: AudioFile, regions: Sequence[
     _require(reported[-1] == 1.0, f"progress must end at 1.0 once the file is read, got {reported[-1]}")
 
 
+def _check_candidates(call: str, out: Sequence[Sequence[object]], asked: Sequence[object]) -> None:
+    noun = "texts" if call == "translate()" else "units"
+    _require(len(out) == len(asked), f"{call} returned {len(out)} results for {len(asked)} {noun}")
+    for candidates in out:
+        _require(len(candidates) >= 1, f"{call}: every one of the {noun} needs at least one candidate")
+        _require(
+            all(isinstance(c, (str, TranslationCandidate)) for c in candidates),
+            f"{call}: candidates must be str or TranslationCandidate",
+        )
+
+
 def _exercise(kind: BackendKind, backend: Any, workdir: Path, language: str, target: str) -> None:
     audio = write_tone_wav(workdir / "sample.wav")
     region = [SpeechRegion(0.0, audio.duration)]
@@ -74,14 +88,18 @@ def _exercise(kind: BackendKind, backend: Any, workdir: Path, language: str, tar
             )
     elif kind is BackendKind.TRANSLATOR:
         texts = ["Hello.", "How are you today?", ""]
-        out = backend.translate(texts, language, target, 2)
-        _require(len(out) == len(texts), f"translate() returned {len(out)} results for {len(texts)} texts")
-        for candidates in out:
-            _require(len(candidates) >= 1, "every text needs at least one candidate")
-            _require(
-                all(isinstance(c, (str, TranslationCandidate)) for c in candidates),
-                "candidates must be str or TranslationCandidate",
+        units = [
+            TranslationUnit("Hello.", after=("How are you today?",), spans=((0.0, 0.8),)),
+            TranslationUnit("How are you today?", before=("Hello.",), spans=((1.0, audio.duration),)),
+        ]
+        if isinstance(backend, SpeechTranslator):  # it may refuse plain texts: it translates the audio
+            _check_candidates(
+                "translate_speech()", backend.translate_speech(audio, units, language, target, 2), units
             )
+        else:
+            _check_candidates("translate()", backend.translate(texts, language, target, 2), texts)
+        if isinstance(backend, ContextualTranslator):
+            _check_candidates("translate_units()", backend.translate_units(units, language, target, 2), units)
         pairs = supported_pairs(backend)
         _require(
             pairs is None or all(len(p) == 2 for p in pairs), "language_pairs() must give (source, target)"
@@ -122,7 +140,10 @@ def check_backend(
         factory: The backend class (constructed without arguments) or a callable returning an instance.
         workdir: Where sample files go (a temp folder by default).
         language: Source language for transcribers and translators.
-        target: Target language for translators and synthesizers.
+        target: Target language for translators and synthesizers. A translator is asked to
+            translate plain texts; one that takes context (`ContextualTranslator`) also whole
+            sentences with their neighbours, and one that translates speech (`SpeechTranslator`) the
+            spans of a generated audio file instead of plain texts.
 
     Raises:
         ConformanceError: the backend broke the contract (the message says how).

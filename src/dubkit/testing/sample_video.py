@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 import wave
@@ -11,7 +12,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-__all__ = ["DEFAULT_SCRIPT", "SampleLine", "SampleVideo", "lecture_script", "make_sample_video"]
+__all__ = ["DEFAULT_SCRIPT", "SampleLine", "SampleVideo", "lecture_script", "make_sample_video", "plain_text"]
 
 DEFAULT_SCRIPT: tuple[tuple[str, str], ...] = (
     ("en+m3", "Good morning, and welcome to the weekly science report."),
@@ -98,9 +99,21 @@ class SampleVideo:
         return " ".join(line.text for line in self.lines)
 
 
+def _is_ssml(text: str) -> bool:
+    return text.lstrip().startswith("<speak>")
+
+
+def plain_text(text: str) -> str:
+    """A script line without its SSML markup (``<break time="400ms"/>`` and the like)."""
+    return " ".join(re.sub(r"<[^>]*>", " ", text).split()) if _is_ssml(text) else text
+
+
 def _speak(voice: str, text: str, out: Path, rate: int) -> np.ndarray:
+    markup = ["-m"] if _is_ssml(text) else []
     subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", "155", "-w", str(out), "--", text], check=True, capture_output=True
+        ["espeak-ng", "-v", voice, "-s", "155", *markup, "-w", str(out), "--", text],
+        check=True,
+        capture_output=True,
     )
     resampled = out.with_suffix(".r.wav")
     subprocess.run(
@@ -131,6 +144,7 @@ def make_sample_video(
     *,
     script: Sequence[tuple[str, str]] = DEFAULT_SCRIPT,
     pause: float = 0.9,
+    pauses: Sequence[float] | None = None,
     lead: float = 0.8,
     noise_db: float = -45.0,
     size: str = "320x240",
@@ -141,7 +155,12 @@ def make_sample_video(
     """Generate a video whose speech is ``script`` spoken by espeak-ng voices over a quiet noise bed.
 
     Needs ``espeak-ng`` and ``ffmpeg`` on PATH. The video is an H.264 test pattern; the audio AAC stereo.
+    ``pauses`` gives the silence after each line (``pause`` for every line when ``None``). A line may be
+    SSML (``<speak>Ask not <break time="500ms"/> what your country can do for you.</speak>``): then
+    espeak-ng says it as one sentence with pauses inside it (the line's ``text`` is without the markup).
     """
+    if pauses is not None and len(pauses) != len(script):
+        raise ValueError(f"{len(pauses)} pauses for {len(script)} lines")
     rate = 44100
     rng = np.random.default_rng(seed)
     with tempfile.TemporaryDirectory() as tmp:
@@ -149,9 +168,10 @@ def make_sample_video(
         pieces, lines, cursor = [np.zeros(int(lead * rate), np.float32)], [], lead
         for i, (voice, text) in enumerate(script):
             speech = _speak(voice, text, folder / f"line{i}.wav", rate)
-            lines.append(SampleLine(cursor, cursor + len(speech) / rate, voice, text))
-            pieces += [speech, np.zeros(int(pause * rate), np.float32)]
-            cursor += len(speech) / rate + pause
+            after = pause if pauses is None else pauses[i]
+            lines.append(SampleLine(cursor, cursor + len(speech) / rate, voice, plain_text(text)))
+            pieces += [speech, np.zeros(int(after * rate), np.float32)]
+            cursor += len(speech) / rate + after
         voice_track = np.concatenate(pieces)
         noise = rng.normal(0, 10 ** (noise_db / 20), len(voice_track)).astype(np.float32)
         mixed = np.clip(voice_track * 0.8 + noise, -1, 1)

@@ -169,19 +169,9 @@
   // ---------------------------------------------------------------- start-up data
 
   async function loadLanguages() {
-    const body = await request(`${API}/languages`);
-    const source = $("source-language");
-    const target = $("target-language");
-    const chosen = new Set(Array.from(target.selectedOptions, (o) => o.value));
-    const sourceChoice = source.value;
-    while (source.options.length > 1) source.remove(1);
-    clear(target);
-    for (const language of body.languages) {
-      const label = `${language.name} (${language.code})`;
-      option(source, language.code, label);
-      option(target, language.code, label).selected = chosen.has(language.code);
-    }
-    source.value = Array.from(source.options).some((o) => o.value === sourceChoice) ? sourceChoice : "auto";
+    // Only the pairs the server can dub, and why others are missing: see languages.js.
+    const [body, { showLanguages }] = await Promise.all([request(`${API}/languages`), import("./languages.js")]);
+    showLanguages(body, { source: $("source-language"), target: $("target-language"), missing: $("target-missing") });
   }
 
   async function loadBackends() {
