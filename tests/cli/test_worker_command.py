@@ -159,7 +159,8 @@ def test_worker_with_a_broker_dubs_jobs_from_redis_and_stops_on_sigterm(tmp_path
     for record in records:
         assert record.status is JobStatus.COMPLETED, record.error_message
         assert record.output_path is not None and storage.exists(record.output_path)
-    assert not list((tmp_path / "data" / "work").glob("*/run"))  # the workers cleaned up after themselves
+    # the worker swept its own work folder after each job: only its lock file is left
+    assert [p.name for p in (tmp_path / "data" / "worker").iterdir()] == [".worker.lock"]
 
 
 def test_worker_with_a_broker_refuses_until_idle(tmp_path: Path) -> None:

@@ -315,12 +315,41 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
             CorruptMediaError: the input is not a WAV file dubkit can read.
             BackendRuntimeError: separation failed.
         """
+        return self._separate(audio, out_dir, self._checkpoint(audio, checkpoint_dir))
+
+    def separate_reporting(
+        self,
+        audio: AudioFile,
+        out_dir: Path,
+        progress: Callable[[float], None],
+        checkpoint_dir: Path | None = None,
+    ) -> Stems:
+        """`separate` (`separate_resumably` with ``checkpoint_dir``), calling ``progress`` as it goes.
+
+        ``progress`` gets the fraction of the input separated before each chunk and around each of the
+        model's segments inside a chunk (a few seconds of audio each); when it raises (a cancelled run),
+        the separation stops there: the partial stems are removed, or kept for the checkpoint.
+
+        Raises:
+            CorruptMediaError: the input is not a WAV file dubkit can read.
+            BackendRuntimeError: separation failed.
+        """
+        checkpoint = None if checkpoint_dir is None else self._checkpoint(audio, checkpoint_dir)
+        return self._separate(audio, out_dir, checkpoint, progress)
+
+    def _checkpoint(self, audio: AudioFile, checkpoint_dir: Path) -> StemCheckpoint:
         fingerprint = hashlib.sha256(
             json.dumps([attrs.asdict(self.options), file_sha256(audio.path)], default=str).encode()
         ).hexdigest()
-        return self._separate(audio, out_dir, StemCheckpoint(checkpoint_dir, fingerprint))
+        return StemCheckpoint(checkpoint_dir, fingerprint)
 
-    def _separate(self, audio: AudioFile, out_dir: Path, checkpoint: StemCheckpoint | None) -> Stems:
+    def _separate(
+        self,
+        audio: AudioFile,
+        out_dir: Path,
+        checkpoint: StemCheckpoint | None,
+        progress: Callable[[float], None] | None = None,
+    ) -> Stems:
         self.load()
         src = WavReader(audio.path)
         opts = self.options
@@ -344,7 +373,10 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
             pos = point.position if point is not None else 0
             while pos < src.frames:
                 n = min(chunk, src.frames - pos)
-                v, b = self._separate_block(src.read(pos, n), src.sample_rate, scale)
+                report = None if progress is None else _chunk_progress(progress, pos, n, src.frames)
+                if report is not None:
+                    report(0.0)
+                v, b = self._separate_block(src.read(pos, n), src.sample_rate, scale, report)
                 if tails is not None and fade:
                     ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
                     v[:, :fade] = tails[0] * (1 - ramp) + v[:, :fade] * ramp
@@ -388,8 +420,13 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
         std = float(np.sqrt(max(0.0, total_sq / n - (total / n) ** 2)))
         return std if std > 1e-8 else 1.0
 
-    def _separate_block(self, block: F32, rate: int, scale: float) -> tuple[F32, F32]:
-        """(voice, background) of a (channels, frames) block, same shape."""
+    def _separate_block(
+        self, block: F32, rate: int, scale: float, report: Callable[[float], None] | None = None
+    ) -> tuple[F32, F32]:
+        """(voice, background) of a (channels, frames) block, same shape.
+
+        ``report`` gets the block's fraction done around each of the model's segments (and may raise).
+        """
         torch, model, opts = self._torch, self._model, self.options
         frames = block.shape[1]
         x = torch.from_numpy(block)
@@ -398,7 +435,9 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
         sources = list(model.sources)
         out = torch.zeros(len(sources), block.shape[0], x.shape[-1])
         count = torch.zeros(block.shape[0], 1)
-        for group in _channel_groups(block.shape[0], model.audio_channels):
+        groups = list(_channel_groups(block.shape[0], model.audio_channels))
+        for index, group in enumerate(groups):
+            callback = _segment_callback(report, index, len(groups), opts.shifts, x.shape[-1])
             with torch.inference_mode():
                 est = (
                     self._apply(
@@ -410,6 +449,7 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
                         progress=False,
                         device=opts.device,
                         segment=opts.segment,
+                        callback=callback,
                     )[0].cpu()
                     * scale
                 )
@@ -423,6 +463,40 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
             voice = self._resample(voice, model.samplerate, rate)
             background = self._resample(background, model.samplerate, rate)
         return _fit(voice.numpy(), frames), _fit(background.numpy(), frames)
+
+
+def _chunk_progress(
+    progress: Callable[[float], None], pos: int, frames: int, total: int
+) -> Callable[[float], None]:
+    """The whole input's progress from one chunk's (``frames`` input frames from ``pos``)."""
+
+    def report(fraction: float) -> None:
+        progress(min(1.0, (pos + fraction * frames) / max(1, total)))
+
+    return report
+
+
+def _segment_callback(
+    report: Callable[[float], None] | None, group: int, groups: int, shifts: int, length: int
+) -> Callable[[dict[str, Any]], None] | None:
+    """A callback for demucs's ``apply_model``: the block's fraction done, at each segment's start and end.
+
+    demucs calls it before and after the model runs on each segment (per shift, per model of a bag);
+    what it raises stops the separation.
+    """
+    if report is None:
+        return None
+    passes = max(1, shifts)
+
+    def callback(info: dict[str, Any]) -> None:
+        within = min(1.0, float(info.get("segment_offset", 0)) / max(1, length))
+        shift = int(info.get("shift_idx", 0)) if shifts else 0
+        models = max(1, int(info.get("models", 1)))
+        bag = int(info.get("model_idx_in_bag", 0))
+        done = ((bag * passes + shift) + within) / (models * passes)
+        report((group + done) / groups)
+
+    return callback
 
 
 def _fit(block: npt.NDArray[Any], frames: int) -> F32:

@@ -20,7 +20,7 @@ import bisect
 import logging
 import os
 import wave
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -189,8 +189,28 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
 
     # --- transcription ---------------------------------------------------------------------------
 
+    def transcribe_reporting(
+        self,
+        audio: AudioFile,
+        regions: Sequence[SpeechRegion],
+        language: str | None,
+        progress: Callable[[float], None],
+    ) -> Transcript:
+        """`transcribe`, calling ``progress`` with the fraction of the speech decoded after each segment.
+
+        faster-whisper decodes a 30 s window at a time and hands over its segments as it goes, so
+        ``progress`` is called at least once per window; when it raises (a cancelled run), decoding stops
+        there.
+        """
+        return self.transcribe(audio, regions, language, progress=progress)
+
     def transcribe(
-        self, audio: AudioFile, regions: Sequence[SpeechRegion], language: str | None
+        self,
+        audio: AudioFile,
+        regions: Sequence[SpeechRegion],
+        language: str | None,
+        *,
+        progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         """Transcribe only ``regions`` of the 16 kHz mono analysis track.
 
@@ -198,6 +218,8 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
             audio: The analysis track (16-bit PCM WAV).
             regions: Where speech is. Overlapping regions are merged; the audio between them is never decoded.
             language: ISO 639-1 code, or ``None`` to detect it from the first 30 s of speech.
+            progress: Called with the fraction decoded after each decoded segment (see
+                `transcribe_reporting`).
 
         Returns:
             Segments in time order, ids ``seg-0001``, ``seg-0002``, ... (speaker ``SPEAKER_00``: the
@@ -215,6 +237,8 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
         reader = _AudioReader(audio)
         clips = _merge(regions, reader.duration)
         probability: float | None = None
+        decoded = _Decoded(progress, clips)
+        decoded.report(0.0)
         if language is None:
             language, probability = self._detect(reader, clips)
         whisper_language = _FROM_ISO.get(language, language)
@@ -222,17 +246,23 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
         if self.options.pack_regions:
             for block in _blocks(clips, self.options.block_seconds, self.options.pack_gap):
                 samples, packed = _pack(reader, block, self.options.pack_gap)
-                for raw in self._decode(samples, whisper_language, block, words=True):
+                report = decoded.block(block, packed)
+                for raw in self._decode(samples, whisper_language, block, words=True, report=report):
                     pieces.extend(_split(raw, packed))
         else:
             for block in _blocks(clips, self.options.block_seconds, None):
                 offset = block[0][0]
                 samples = reader.read(offset, block[-1][1])
                 clip_times = [t - offset for clip in block for t in clip]
-                for raw in self._decode(samples, whisper_language, block, words=None, clip_times=clip_times):
+                spans = [(clip[0] - offset, clip[1] - offset, clip[0]) for clip in block]
+                report = decoded.block(block, spans)
+                for raw in self._decode(
+                    samples, whisper_language, block, words=None, clip_times=clip_times, report=report
+                ):
                     pieces.extend(
                         _split(raw, [(clip[0] - offset, clip[1] - offset, clip[0]) for clip in block])
                     )
+        decoded.report(1.0)
         segments = [
             piece.segment(number, keep_words=self.options.word_timestamps)
             for number, piece in enumerate(sorted(pieces, key=lambda p: p.start), start=1)
@@ -271,6 +301,7 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
         *,
         words: bool | None,
         clip_times: list[float] | None = None,
+        report: Callable[[float], None] | None = None,
     ) -> list[Any]:
         opts = self.options
         try:
@@ -284,7 +315,13 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
                 vad_filter=False,
                 clip_timestamps=clip_times if clip_times is not None else "0",
             )
-            return list(raw_segments)
+            if report is None:
+                return list(raw_segments)
+            decoded = []
+            for raw in raw_segments:  # read lazily: faster-whisper decodes a window, then yields its segments
+                decoded.append(raw)
+                report(float(raw.end))
+            return decoded
         except DubkitError:
             raise
         except Exception as exc:
@@ -433,6 +470,39 @@ def _split(raw: Any, spans: Sequence[_Span]) -> list[_Piece]:
         confidence = float(np.mean([w.probability for w in words]))
         pieces.append(_Piece(words[0].start, words[-1].end, piece_text, tuple(words), confidence))
     return pieces
+
+
+class _Decoded:
+    """How much of a call's speech is decoded, for ``transcribe_reporting``'s ``progress`` (None: silent).
+
+    Each block's reporter turns a decoded segment's end (seconds into the block's samples) into the fraction
+    of all the call's speech decoded so far.
+    """
+
+    def __init__(
+        self, progress: Callable[[float], None] | None, clips: Sequence[tuple[float, float]]
+    ) -> None:
+        self.progress = progress
+        self.total = sum(end - start for start, end in clips) or 1.0
+        self.done = 0.0
+
+    def report(self, fraction: float) -> None:
+        if self.progress is not None:
+            self.progress(min(1.0, fraction))
+
+    def block(
+        self, block: Sequence[tuple[float, float]], spans: Sequence[_Span]
+    ) -> Callable[[float], None] | None:
+        if self.progress is None:
+            return None
+        before = self.done
+        self.done += sum(end - start for start, end in block)
+
+        def report(decoded_to: float) -> None:
+            speech = sum(min(end, decoded_to) - start for start, end, _ in spans if decoded_to > start)
+            self.report((before + speech) / self.total)
+
+        return report
 
 
 class _AudioReader:

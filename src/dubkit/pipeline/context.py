@@ -64,6 +64,29 @@ class StageContext:
             message += f", ~{left:.0f}s left"
         self.progress(fraction, message, eta_seconds=left)
 
+    def reporter(
+        self, started: float, message: str, *, offset: float = 0.0, share: float = 1.0
+    ) -> Callable[[float], None]:
+        """A ``progress`` callback to hand a backend call that does ``share`` of the stage from ``offset``.
+
+        Each call first checks for cancellation (raising `dubkit.errors.CancelledError`, which the backend
+        lets through, so the run stops inside the call), then reports ``offset + share * fraction`` with
+        the time left at the pace kept since ``started``.
+
+        Args:
+            started: When the stage's work began (`time.monotonic`).
+            message: What is being done (``chunk 2/5``).
+            offset: The stage's fraction done before the call.
+            share: The stage's fraction the call covers.
+        """
+
+        def report(fraction: float) -> None:
+            self.check_cancelled()
+            done = offset + share * min(1.0, max(0.0, fraction))
+            self.progress_since(started, done, message)
+
+        return report
+
     def check_cancelled(self) -> None:
         """Raise `dubkit.errors.CancelledError` if the run was cancelled; call between units.
 
