@@ -153,6 +153,38 @@ def test_a_cancel_stops_inside_a_chunk_and_leaves_no_partial_stems(model_file: P
     assert kept == ["background.wav.part", "voice.wav.part"]
 
 
+def test_the_model_layers_report_while_a_segment_runs_and_a_cancel_stops_it_there(model_file: Path) -> None:
+    import torch  # noqa: TID251
+
+    from dubkit.backends.demucs_separator import _Reporter
+
+    separator = DemucsSeparator(fast(model_file))
+    separator.load()
+    polls: list[float] = []
+    reporter = _Reporter(polls.append, interval=0.0)
+    hooks = reporter.hook(separator._model)
+    segment = torch.zeros(1, 2, 44100)
+    with torch.inference_mode():
+        separator._model(segment)
+    assert len(polls) > 10  # from inside the forward pass, layer by layer
+    for hook in hooks:
+        hook.remove()
+
+    def cancel(fraction: float) -> None:
+        raise CancelledError("separate")
+
+    hooks = _Reporter(cancel, interval=0.0).hook(separator._model)
+    with pytest.raises(CancelledError), torch.inference_mode():
+        separator._model(segment)
+    for hook in hooks:
+        hook.remove()
+    polls.clear()
+    with torch.inference_mode():
+        separator._model(segment)  # the hooks are gone with the call
+    assert polls == []
+    separator.close()
+
+
 def test_a_checkpoint_of_another_input_is_not_resumed(model_file: Path, tmp_path: Path) -> None:
     first = write_tone_wav(tmp_path / "a.wav", seconds=3.0, rate=44100, channels=2, frequency=220.0).path
     second = write_tone_wav(tmp_path / "b.wav", seconds=3.0, rate=44100, channels=2, frequency=330.0).path

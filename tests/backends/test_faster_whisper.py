@@ -223,6 +223,22 @@ def test_a_cancel_stops_decoding_at_the_next_segment(
     assert decodes == [1]  # the other blocks were never decoded
 
 
+def test_a_cancel_during_a_window_ends_the_call_before_the_window_is_decoded(
+    transcriber, dialogue_clip
+) -> None:
+    reported: list[float] = []
+
+    def cancel_while_decoding(fraction: float) -> None:
+        reported.append(fraction)
+        if len(reported) == 2:  # the first report while the first window decodes
+            raise CancelledError("transcribe")
+
+    regions = line_regions(dialogue_clip)
+    with pytest.raises(CancelledError):
+        transcriber.transcribe_reporting(dialogue_clip.audio, regions, "en", cancel_while_decoding)
+    assert reported == [0.0, 0.0]  # no segment had been decoded yet
+
+
 def test_no_regions_means_no_segments(transcriber, english_clip) -> None:
     transcript = transcriber.transcribe(english_clip.audio, [], "en")
     assert transcript.segments == ()

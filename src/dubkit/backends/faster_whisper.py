@@ -19,9 +19,11 @@ from __future__ import annotations
 import bisect
 import logging
 import os
+import threading
 import wave
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
+from queue import Empty, SimpleQueue
 from typing import Any
 
 import attrs
@@ -198,9 +200,10 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
     ) -> Transcript:
         """`transcribe`, calling ``progress`` with the fraction of the speech decoded after each segment.
 
-        faster-whisper decodes a 30 s window at a time and hands over its segments as it goes, so
-        ``progress`` is called at least once per window; when it raises (a cancelled run), decoding stops
-        there.
+        faster-whisper decodes a 30 s window at a time (seconds of work that cannot be interrupted) and
+        then hands over its segments; the decoding runs on a helper thread, and ``progress`` is called
+        after each segment and every 0.2 s in between. When it raises (a cancelled run), the call ends at
+        once; the helper finishes the window in flight in the background and decodes no further.
         """
         return self.transcribe(audio, regions, language, progress=progress)
 
@@ -317,11 +320,7 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
             )
             if report is None:
                 return list(raw_segments)
-            decoded = []
-            for raw in raw_segments:  # read lazily: faster-whisper decodes a window, then yields its segments
-                decoded.append(raw)
-                report(float(raw.end))
-            return decoded
+            return _drain(raw_segments, report)
         except DubkitError:
             raise
         except Exception as exc:
@@ -470,6 +469,49 @@ def _split(raw: Any, spans: Sequence[_Span]) -> list[_Piece]:
         confidence = float(np.mean([w.probability for w in words]))
         pieces.append(_Piece(words[0].start, words[-1].end, piece_text, tuple(words), confidence))
     return pieces
+
+
+def _drain(segments: Iterator[Any], report: Callable[[float], None], poll_s: float = 0.2) -> list[Any]:
+    """Read faster-whisper's lazy segments on a helper thread, reporting as they come and while waiting.
+
+    ``report`` gets each segment's end, and the last one again every ``poll_s`` while a window decodes (a
+    30 s window takes seconds and cannot be interrupted). When ``report`` raises (a cancelled run), this
+    raises it at once: the helper thread finishes the window in flight and reads no further (the model is
+    busy until then).
+    """
+    queue: SimpleQueue[tuple[str, Any]] = SimpleQueue()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for segment in segments:
+                if stop.is_set():
+                    return
+                queue.put(("segment", segment))
+            queue.put(("done", None))
+        except BaseException as exc:  # handed to the caller, which raises it
+            queue.put(("error", exc))
+
+    # not a daemon: at exit, the interpreter waits for a window in flight rather than abort inside CTranslate2
+    threading.Thread(target=pump, name="faster-whisper-decode").start()
+    decoded: list[Any] = []
+    last = 0.0
+    try:
+        while True:
+            try:
+                kind, value = queue.get(timeout=poll_s)
+            except Empty:
+                report(last)
+                continue
+            if kind == "error":
+                raise value
+            if kind == "done":
+                return decoded
+            decoded.append(value)
+            last = float(value.end)
+            report(last)
+    finally:
+        stop.set()
 
 
 class _Decoded:
