@@ -104,21 +104,26 @@ def test_maintenance_requeues_a_dead_consumers_message_only_after_its_heartbeat_
     held = acks_key(dead.broker_id, QUEUE_NAME)
     queue = f"dramatiq:{QUEUE_NAME}"
 
+    waiting = live.enqueue(  # a job that waits in the queue meanwhile
+        dramatiq.Message(queue_name=QUEUE_NAME, actor_name=ACTOR_NAME, args=(), kwargs={}, options={})
+    )
+
     live.maintain_all(QUEUE_NAME)  # its heartbeat is fresh: nothing moves
-    assert live.client.scard(held) == 1 and live.client.llen(queue) == 0
+    assert live.client.scard(held) == 1 and live.client.llen(queue) == 1
     time.sleep(0.9)
-    live.maintain_all(QUEUE_NAME)
-    assert live.client.exists(held) == 0 and live.client.llen(queue) == 1  # back in the queue
+    assert live.maintain_all(QUEUE_NAME) == 1
+    assert live.client.exists(held) == 0 and live.client.llen(queue) == 2  # back in the queue,
+    assert live.client.lindex(queue, 1) == waiting.options["redis_message_id"].encode()  # ahead of that one
     assert dead.broker_id.encode() not in live.client.zrange("dramatiq:__heartbeats__", 0, -1)
 
     # a consumer that keeps talking to Redis keeps its message, however often the others maintain
-    assert len(live.do_fetch(QUEUE_NAME, 1)) == 1
+    assert len(live.do_fetch(QUEUE_NAME, 2)) == 2
     other = make_broker(redis_url, heartbeat_timeout_ms=800)
     for _ in range(15):
         live.maintain(QUEUE_NAME)  # what the worker's timer does, also its heartbeat
         other.maintain_all(QUEUE_NAME)
         time.sleep(0.1)
-    assert live.client.scard(acks_key(live.broker_id, QUEUE_NAME)) == 1 and live.client.llen(queue) == 0
+    assert live.client.scard(acks_key(live.broker_id, QUEUE_NAME)) == 2 and live.client.llen(queue) == 0
     for broker in (dead, live, other):
         broker.close()
 

@@ -6,7 +6,8 @@ fetched and has not acknowledged (``dramatiq:__acks__.<broker_id>.<queue>``), an
 step of its Lua dispatch script, puts the unacknowledged messages of every consumer silent for longer than
 ``heartbeat_timeout`` back at the end of the queue. Dramatiq runs it on a random ``maintenance_chance`` in a
 million commands; `DubkitRedisBroker.maintain` runs it on demand, which is what the workers' timer
-(`dubkit.jobs.queue_maintenance.QueueMaintenance`) does.
+(`dubkit.jobs.queue_maintenance.QueueMaintenance`) does, after `DubkitRedisBroker.requeue_dead_first`, the
+same step with the messages put at the head of the queue.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import uuid
 from typing import Any
 
 from dramatiq.brokers.redis import RedisBroker
-from dramatiq.common import dq_name
+from dramatiq.common import current_millis, dq_name
 
 __all__ = [
     "ACTOR_NAME",
@@ -46,6 +47,28 @@ def acks_key(broker_id: str, queue_name: str) -> str:
     return f"{NAMESPACE}:__acks__.{broker_id}.{queue_name}"
 
 
+_REQUEUE_DEAD_FIRST = """
+local namespace, queue, now, timeout = ARGV[1], ARGV[2], tonumber(ARGV[3]), tonumber(ARGV[4])
+local queue_key = namespace .. ":" .. queue
+local messages = queue_key .. ".msgs"
+local dead = redis.call("zrangebyscore", namespace .. ":__heartbeats__", 0, now - timeout)
+local moved = 0
+for _, worker in ipairs(dead) do
+    local acks = namespace .. ":__acks__." .. worker .. "." .. queue
+    for _, message_id in ipairs(redis.call("smembers", acks)) do
+        if redis.call("hexists", messages, message_id) == 1 then
+            redis.call("lpush", queue_key, message_id)
+            moved = moved + 1
+        end
+    end
+    redis.call("del", acks)
+end
+return moved
+"""
+"""Dramatiq's requeue of dead consumers' messages (its dispatch script's maintenance step), to the head of
+the queue instead of its tail: a job that was running resumes before the jobs that waited behind it."""
+
+
 class DubkitRedisBroker(RedisBroker):
     """Dramatiq's Redis broker, with queue maintenance on demand (`maintain`) and a readable consumer id."""
 
@@ -53,6 +76,25 @@ class DubkitRedisBroker(RedisBroker):
         super().__init__(**kwargs)  # type: ignore[no-untyped-call]
         self.broker_id = consumer_id()
         self._forced = threading.local()
+        self._requeue_dead_first = self.client.register_script(_REQUEUE_DEAD_FIRST)
+
+    def requeue_dead_first(self, queue_name: str) -> int:
+        """Put the messages held by dead consumers (silent for ``heartbeat_timeout``) at the queue's head.
+
+        The same step as Dramatiq's maintenance, which puts them at the tail: a job that was running when its
+        worker died goes to the next free worker rather than behind every job that waited meanwhile. The
+        dead consumers leave the heartbeat set at the next `maintain`.
+
+        Returns:
+            How many messages went back.
+
+        Raises:
+            redis.RedisError: Redis cannot be reached.
+        """
+        moved = self._requeue_dead_first(
+            args=[self.namespace, queue_name, current_millis(), self.heartbeat_timeout]
+        )
+        return int(moved)
 
     def _should_do_maintenance(self, command: str) -> int:
         if getattr(self._forced, "on", False):
@@ -75,10 +117,19 @@ class DubkitRedisBroker(RedisBroker):
         finally:
             self._forced.on = False
 
-    def maintain_all(self, queue_name: str) -> None:
-        """`maintain` the queue and its delay queue (where messages wait for a retry)."""
+    def maintain_all(self, queue_name: str) -> int:
+        """Requeue dead consumers' jobs at the head, then run Dramatiq's maintenance on both queues.
+
+        `requeue_dead_first` on the job queue, then `maintain` on it and on its delay queue (where messages
+        wait for a retry; their order does not matter there).
+
+        Returns:
+            How many messages of the job queue went back.
+        """
+        moved = self.requeue_dead_first(queue_name)
         self.maintain(queue_name)
         self.maintain(dq_name(queue_name))
+        return moved
 
 
 def make_broker(

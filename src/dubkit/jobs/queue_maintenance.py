@@ -4,9 +4,9 @@ Dramatiq leaves the redelivery of a dead consumer's messages to a maintenance st
 broker command in a thousand, so with a few workers a dead worker's job waited minutes. Each worker runs
 `QueueMaintenance`: every ``interval`` seconds it runs the maintenance on the job queue and on its delay
 queue (`dubkit.jobs.broker.DubkitRedisBroker.maintain_all`). A job held by a worker that died is then back
-in the queue at most ``heartbeat_timeout + interval`` after the worker's last command, and another worker
-takes it at once. The same command refreshes this worker's heartbeat, so a worker whose consumers are all
-busy still shows it is alive.
+in the queue at most ``heartbeat_timeout + interval`` after the worker's last command, at its head, and the
+next free worker takes it. The same commands refresh this worker's heartbeat, so a worker whose consumers
+are all busy still shows it is alive.
 """
 
 from __future__ import annotations
@@ -38,5 +38,7 @@ class QueueMaintenance(Watcher):
         self.queue_name = queue_name
 
     def _pass(self) -> bool:
-        self.broker.maintain_all(self.queue_name)
+        moved = self.broker.maintain_all(self.queue_name)
+        if moved:
+            logger.info("%d job(s) of dead workers back at the head of the queue", moved)
         return True
