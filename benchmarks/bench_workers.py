@@ -26,6 +26,7 @@ on 2 cores). ``--part chaos`` or ``--part cancel`` runs one half.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import platform
@@ -92,10 +93,22 @@ def stream_events(client: redis.Redis) -> list[tuple[float, JobEvent]]:
 
 
 def folder_bytes(folder: Path) -> int:
-    """Bytes under ``folder``, the lock file aside."""
-    if not folder.is_dir():
-        return 0
-    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and p.name != ".worker.lock")
+    """Bytes under ``folder``, the lock file aside (files a worker removes meanwhile count as gone)."""
+    total = 0
+    for root, _, files in os.walk(folder):
+        for name in files:
+            if name != ".worker.lock":
+                with contextlib.suppress(FileNotFoundError):
+                    total += (Path(root) / name).stat().st_size
+    return total
+
+
+def swept_bytes(folder: Path, timeout: float = 5.0) -> int:
+    """The bytes left in a work folder once its worker swept it after a job (waiting up to ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    while (left := folder_bytes(folder)) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return left
 
 
 @attrs.define
@@ -570,7 +583,7 @@ def cancel_latency(place: Path) -> dict[str, Any]:
                     "stopped_in": running[-1] if running else None,
                     "final": final.state.value,
                     "files_left_in_storage": [k for k in outputs if not k.endswith("/input")],
-                    "work_folder_bytes": folder_bytes(place / "worker" / "worker"),
+                    "work_folder_bytes": swept_bytes(place / "worker" / "worker"),
                 }
             keys = sorted(k.decode() for k in client.keys("dubkit:*") if k.decode() != EVENTS_STREAM)
         finally:
