@@ -14,7 +14,7 @@ import pytest
 from dubkit.backends.demucs_separator import DemucsSeparator, WavReader, WavWriter
 from dubkit.backends.protocols import BackendKind
 from dubkit.backends.registry import build_options
-from dubkit.errors import BackendUnavailableError, CorruptMediaError
+from dubkit.errors import BackendUnavailableError, CancelledError, CorruptMediaError
 from dubkit.testing import check_backend, write_tone_wav
 
 pytest.importorskip("demucs")
@@ -123,6 +123,66 @@ def test_a_separation_killed_half_way_resumes_after_its_last_finished_chunk(
     for stem in ("voice.wav", "background.wav"):
         assert (tmp_path / "out" / stem).read_bytes() == (tmp_path / "clean" / stem).read_bytes()
     assert not list((tmp_path / "checkpoint").iterdir()), "a finished separation leaves nothing behind"
+
+
+def test_a_cancel_stops_inside_a_chunk_and_leaves_no_partial_stems(model_file: Path, tmp_path: Path) -> None:
+    audio = write_tone_wav(tmp_path / "in.wav", seconds=6.0, rate=44100, channels=2)
+    separator = DemucsSeparator(fast(model_file))  # one 60 s chunk; the tiny model's segments are 1 s
+    full: list[float] = []
+    with separator:
+        separator.separate_reporting(audio, tmp_path / "full", full.append)
+        assert full == sorted(full) and full[0] == 0.0 and len(full) > 6  # reported inside the chunk
+
+        seen: list[float] = []
+
+        def cancel_half_way(fraction: float) -> None:
+            seen.append(fraction)
+            if fraction >= 0.5:
+                raise CancelledError("separate")
+
+        with pytest.raises(CancelledError):
+            separator.separate_reporting(audio, tmp_path / "out", cancel_half_way)
+        with pytest.raises(CancelledError):
+            separator.separate_reporting(audio, tmp_path / "out2", cancel_half_way, tmp_path / "checkpoint")
+    assert 0.5 <= seen[-1] < 1.0  # stopped inside the one chunk, at a segment of the model
+    assert len(seen) < len(full) * 2
+    assert not list((tmp_path / "out").iterdir())  # no partial stem left behind
+    assert not list((tmp_path / "out2").iterdir())
+    # a resumable separation keeps its partial files for the next attempt, where it always does
+    kept = sorted(p.name for p in (tmp_path / "checkpoint").iterdir())
+    assert kept == ["background.wav.part", "voice.wav.part"]
+
+
+def test_the_model_layers_report_while_a_segment_runs_and_a_cancel_stops_it_there(model_file: Path) -> None:
+    import torch  # noqa: TID251
+
+    from dubkit.backends.demucs_separator import _Reporter
+
+    separator = DemucsSeparator(fast(model_file))
+    separator.load()
+    polls: list[float] = []
+    reporter = _Reporter(polls.append, interval=0.0)
+    hooks = reporter.hook(separator._model)
+    segment = torch.zeros(1, 2, 44100)
+    with torch.inference_mode():
+        separator._model(segment)
+    assert len(polls) > 10  # from inside the forward pass, layer by layer
+    for hook in hooks:
+        hook.remove()
+
+    def cancel(fraction: float) -> None:
+        raise CancelledError("separate")
+
+    hooks = _Reporter(cancel, interval=0.0).hook(separator._model)
+    with pytest.raises(CancelledError), torch.inference_mode():
+        separator._model(segment)
+    for hook in hooks:
+        hook.remove()
+    polls.clear()
+    with torch.inference_mode():
+        separator._model(segment)  # the hooks are gone with the call
+    assert polls == []
+    separator.close()
 
 
 def test_a_checkpoint_of_another_input_is_not_resumed(model_file: Path, tmp_path: Path) -> None:

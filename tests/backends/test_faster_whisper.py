@@ -20,7 +20,13 @@ from dubkit.backends.whisper_model import (
     assemble_packaged_model,
     packaged_model_complete,
 )
-from dubkit.errors import BackendRuntimeError, BackendUnavailableError, ConfigError, UnknownLanguageError
+from dubkit.errors import (
+    BackendRuntimeError,
+    BackendUnavailableError,
+    CancelledError,
+    ConfigError,
+    UnknownLanguageError,
+)
 from dubkit.models.media import AudioFile
 from dubkit.models.speech import SpeechRegion
 from dubkit.testing.conformance import check_backend
@@ -188,6 +194,49 @@ def test_without_packing_regions_decode_one_by_one(model_dir: Path, english_clip
     assert "stella" in words(transcript.text)
     for segment in transcript.segments:
         assert 0.0 <= segment.start <= segment.end <= english_clip.audio.duration
+
+
+def test_a_cancel_stops_decoding_at_the_next_segment(
+    model_dir: Path, dialogue_clip, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    options = FasterWhisperTranscriber.Options(model_dir=model_dir, beam_size=1, block_seconds=4.0)
+    regions = line_regions(dialogue_clip)
+    with FasterWhisperTranscriber(options) as backend:
+        decodes: list[int] = []
+        decode = backend._model.transcribe
+        counted = lambda *a, **k: decodes.append(1) or decode(*a, **k)  # noqa: E731
+        monkeypatch.setattr(backend._model, "transcribe", counted)
+        reported: list[float] = []
+        full = backend.transcribe_reporting(dialogue_clip.audio, regions, "en", reported.append)
+        assert full == backend.transcribe(dialogue_clip.audio, regions, "en")
+        assert reported == sorted(reported) and reported[0] == 0.0 and reported[-1] == 1.0
+        assert len(decodes) == 2 * len(dialogue_clip.lines)  # a block per line, decoded twice
+
+        decodes.clear()
+
+        def cancel_after_the_first_segment(fraction: float) -> None:
+            if fraction > 0.0:
+                raise CancelledError("transcribe")
+
+        with pytest.raises(CancelledError):
+            backend.transcribe_reporting(dialogue_clip.audio, regions, "en", cancel_after_the_first_segment)
+    assert decodes == [1]  # the other blocks were never decoded
+
+
+def test_a_cancel_during_a_window_ends_the_call_before_the_window_is_decoded(
+    transcriber, dialogue_clip
+) -> None:
+    reported: list[float] = []
+
+    def cancel_while_decoding(fraction: float) -> None:
+        reported.append(fraction)
+        if len(reported) == 2:  # the first report while the first window decodes
+            raise CancelledError("transcribe")
+
+    regions = line_regions(dialogue_clip)
+    with pytest.raises(CancelledError):
+        transcriber.transcribe_reporting(dialogue_clip.audio, regions, "en", cancel_while_decoding)
+    assert reported == [0.0, 0.0]  # no segment had been decoded yet
 
 
 def test_no_regions_means_no_segments(transcriber, english_clip) -> None:

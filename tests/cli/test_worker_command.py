@@ -101,6 +101,7 @@ def test_worker_with_a_broker_dubs_jobs_from_redis_and_stops_on_sigterm(tmp_path
         worker = subprocess.Popen(
             [
                 str(Path(sys.executable).parent / "dubkit"),
+                "-v",
                 "worker",
                 "--broker",
                 url,
@@ -122,7 +123,7 @@ def test_worker_with_a_broker_dubs_jobs_from_redis_and_stops_on_sigterm(tmp_path
             broker = make_broker(url)
             runner = DistributedRunner(store, broker, storage.url)
             applier = EventApplier(store, url, storage=storage)
-            choices = {"a": {}, "b": {"transcriber": "standin-regions-b"}}
+            choices = {"job-a": {}, "job-b": {"transcriber": "standin-regions-b"}}
             ids = list(choices)
             for job_id in ids:
                 key = job_key("alice", job_id, "input")
@@ -135,9 +136,7 @@ def test_worker_with_a_broker_dubs_jobs_from_redis_and_stops_on_sigterm(tmp_path
                         "target_language": "es",
                         "input_path": key,
                         "input_size": size,
-                        "job_metadata": {"backends": {"transcriber": "standin-regions-b"}}
-                        if job_id == "b"
-                        else {},
+                        "job_metadata": {"backends": choices[job_id]},
                     }
                 )
                 runner.enqueue(record)
@@ -159,7 +158,66 @@ def test_worker_with_a_broker_dubs_jobs_from_redis_and_stops_on_sigterm(tmp_path
     for record in records:
         assert record.status is JobStatus.COMPLETED, record.error_message
         assert record.output_path is not None and storage.exists(record.output_path)
-    assert not list((tmp_path / "data" / "work").glob("*/run"))  # the workers cleaned up after themselves
+    # the worker swept its own work folder after each job: only its lock file is left
+    assert [p.name for p in (tmp_path / "data" / "worker").iterdir()] == [".worker.lock"]
+    # every line the worker wrote about a job names the job and its attempt (and the stage, once one ran)
+    for job_id in ids:
+        lines = [line for line in err.splitlines() if job_id in line]
+        assert lines, err
+        assert all(f"[job {job_id} attempt 1" in line for line in lines), lines
+        assert any(f"[job {job_id} attempt 1 upload]" in line for line in lines), lines
+
+
+def _worker(data: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run ``dubkit worker`` (which must stop by itself: it refuses to start); stderr unwrapped."""
+    done = subprocess.run(
+        [str(Path(sys.executable).parent / "dubkit"), "worker", *args],
+        env={**os.environ, "DUBKIT_DATA_DIR": str(data)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    done.stderr = " ".join(done.stderr.split())  # rich wraps long lines
+    return done
+
+
+def test_a_worker_refuses_to_start_without_its_broker_its_storage_or_its_own_folder(tmp_path: Path) -> None:
+    from local_services import free_port
+
+    config = tmp_path / "pipeline.json"
+    config.write_text(json.dumps(STANDIN_CONFIG))
+    base = ("--config", str(config))
+    unreachable = f"redis://127.0.0.1:{free_port()}/0"
+    gone = _worker(tmp_path / "data", "--broker", unreachable, *base)
+    assert gone.returncode == 2
+    assert f"cannot reach the broker at {unreachable}" in gone.stderr
+    assert not (tmp_path / "data" / "worker").exists()  # nothing was set up
+
+    (tmp_path / "redis").mkdir()
+    (tmp_path / "a-file").write_text("storage cannot live under a file")
+    with redis_server(tmp_path / "redis") as url:
+        storage = (tmp_path / "a-file" / "files").as_uri()
+        unwritable = _worker(tmp_path / "data", "--broker", url, "--storage", storage, *base)
+        assert unwritable.returncode == 2
+        assert "cannot write to the storage" in unwritable.stderr
+
+        first = subprocess.Popen(
+            [str(Path(sys.executable).parent / "dubkit"), "worker", "--broker", url, *base],
+            env={**os.environ, "DUBKIT_DATA_DIR": str(tmp_path / "data")},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        try:
+            assert first.stdout is not None and "worker ready" in first.stdout.readline()
+            second = _worker(tmp_path / "data", "--broker", url, *base)
+        finally:
+            first.send_signal(signal.SIGTERM)
+            first.communicate(timeout=30)
+    assert second.returncode == 2
+    assert f"is in use by another live worker (pid {first.pid})" in second.stderr
+    assert "give each worker its own data folder" in second.stderr
 
 
 def test_worker_with_a_broker_refuses_until_idle(tmp_path: Path) -> None:

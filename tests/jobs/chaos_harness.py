@@ -1,9 +1,10 @@
 """A small distributed cluster for the chaos test and the jobs benchmark.
 
-Real parts: a ``redis-server``, worker processes (forked warm by ``worker_zygote.py``, stand-in backends),
-local storage shared by the workers, and a server side in this process (a SQLite `JobStore` written only by an
-`EventApplier`). `run_jobs` sends N jobs and applies events until every job finished, optionally SIGKILLing
-a random worker every ``kill_every`` seconds and starting a new one in its place.
+Real parts: a ``redis-server``, worker processes (forked warm by ``worker_zygote.py``, stand-in backends,
+each with its own work folder), local storage shared by the workers, and a server side in this process (a
+SQLite `JobStore` written only by an `EventApplier`). `run_jobs` sends N jobs and applies events until every
+job finished, optionally SIGKILLing a random worker every ``kill_every`` seconds and starting a new one in
+its place.
 """
 
 from __future__ import annotations

@@ -47,3 +47,17 @@ class KillingPipelines:
 
     def close(self) -> None:
         self.inner.close()
+
+
+def kill_after_final_event() -> None:
+    """Make this worker process SIGKILL itself right after it published a job's final event and marked the
+    job finished, before Dramatiq acknowledges the message (the worst moment for a duplicate run)."""
+    from dubkit.jobs.actors import Actors
+
+    end = Actors._end
+
+    def end_then_die(self: Actors, *args: Any, **kwargs: Any) -> None:
+        end(self, *args, **kwargs)
+        os.kill(os.getpid(), signal.SIGKILL)
+
+    Actors._end = end_then_die  # type: ignore[method-assign]

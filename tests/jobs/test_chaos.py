@@ -1,8 +1,9 @@
 """Chaos: 3 workers on a real Redis, 60 short jobs, a random worker SIGKILLed every 0.5 s and restarted.
 
 The workers are real subprocesses with the fast stand-in backends (the transcriber sleeps 0.3 s, so kills land
-in the middle of stages); the server is this process, whose SQLite store only the `EventApplier` writes. A
-SQLite trigger counts every transition into ``completed`` that reaches the store.
+in the middle of stages), each with its own work folder as on a machine of its own (an interrupted job resumes
+from its checkpoints in storage); the server is this process, whose SQLite store only the `EventApplier`
+writes. A SQLite trigger counts every transition into ``completed`` that reaches the store.
 """
 
 from __future__ import annotations
@@ -78,7 +79,7 @@ def test_jobs_survive_workers_killed_every_half_second(tmp_path: Path, redis_url
     place = tmp_path / "cluster"
     place.mkdir()
 
-    run = run_jobs(place, redis_url, sample.path, jobs=JOBS, kill_every=0.5, timeout=90)
+    run = run_jobs(place, redis_url, sample.path, jobs=JOBS, kill_every=0.5, timeout=150)
 
     # every job completed, and exactly one completion reached the store per job
     assert {r.status for r in run.records.values()} == {JobStatus.COMPLETED}

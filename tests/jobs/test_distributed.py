@@ -15,14 +15,16 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import redis
 from local_services import redis_server
 
 dramatiq = pytest.importorskip("dramatiq")  # the distributed extra
 
 from dubkit.jobs import JobStore
-from dubkit.jobs.distributed import ACTOR_NAME, QUEUE_NAME, DistributedRunner, make_broker
+from dubkit.jobs.distributed import QUEUE_NAME, DistributedRunner, make_broker
 from dubkit.jobs.events import JobEvent, JobEventState
 from dubkit.jobs.redis_events import EventApplier
+from dubkit.jobs.redis_keys import EVENTS_STREAM, JOB_KEY_TTL_S, attempts_key
 from dubkit.models.job import JobRecord, JobStatus
 from dubkit.storage import FsspecStorage, job_key, job_prefix
 from dubkit.testing import SampleVideo, make_sample_video
@@ -82,6 +84,22 @@ def apply_until(applier: EventApplier, done: Callable[[], bool], timeout: float 
         applier.poll(block_ms=200)
 
 
+def wait_for(done: Callable[[], bool], message: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not done():
+        assert time.monotonic() < deadline, message
+        time.sleep(0.05)
+
+
+def job_keys(redis_url: str) -> list[str]:
+    """The per-job keys in Redis (Dramatiq's queue structures and the capped event stream are not)."""
+    client = redis.Redis.from_url(redis_url)
+    try:
+        return sorted(k.decode() for k in client.keys("dubkit:*") if k != EVENTS_STREAM.encode())
+    finally:
+        client.close()
+
+
 def by_job(events: list[JobEvent]) -> dict[str, list[JobEvent]]:
     grouped: dict[str, list[JobEvent]] = defaultdict(list)
     for event in events:
@@ -115,22 +133,10 @@ def test_three_jobs_complete_exactly_once(
         workers.start()
         apply_until(applier, lambda: all(store.get(j).status.finished for j in ids))
         records = {j: store.get(j) for j in ids}
-        # a finished job's message delivered again (its worker died before acknowledging) does nothing: the
-        # one worker thread takes messages in order, so once j4 completed the duplicate of j1 was dropped
-        duplicate = dramatiq.Message(
-            queue_name=QUEUE_NAME,
-            actor_name=ACTOR_NAME,
-            args=("j1", OWNER, job_key(OWNER, "j1", "input"), "es", "en", storage.url, 1),
-            kwargs={},
-            options={},
-        )
-        broker.enqueue(duplicate)
-        runner.enqueue(upload(store, storage, "j4", sample.path))
-        apply_until(applier, lambda: store.get("j4").status.finished)
         applier.close()
         broker.close()
 
-    assert [e.attempt for e in seen if e.job_id == "j1" and e.state is JobEventState.CLAIMED] == [1]
+    wait_for(lambda: job_keys(redis_url) == [], "the jobs' Redis keys were not deleted")
     grouped = by_job(seen)
     for job_id, record in records.items():
         assert record.status is JobStatus.COMPLETED, record.error_message
@@ -147,7 +153,8 @@ def test_three_jobs_complete_exactly_once(
         assert [e.state for e in got].count(JobEventState.COMPLETED) == 1
         finished = [e.stage for e in got if e.state is JobEventState.FINISHED]
         assert finished[0] == "probe" and finished[-1] == "mux" and len(finished) == 11
-        assert not (tmp_path / "work" / job_id).exists()
+    # the worker swept its work folder after each job: only its lock file is left
+    assert [p.name for p in workers.folder(0).iterdir()] == [".worker.lock"]
 
 
 def test_a_killed_worker_job_is_redelivered_and_completes_once(
@@ -172,12 +179,15 @@ def test_a_killed_worker_job_is_redelivered_and_completes_once(
 
         apply_until(applier, in_transcribe)
         assert store.get("j1").status is JobStatus.PROCESSING
+        ttl = broker.client.ttl(attempts_key("j1"))
+        time.sleep(1.5)  # long enough for the attempt to record a sign of life
         first.send_signal(signal.SIGKILL)
         first.wait()
         killed_at = time.monotonic()
         workers.start()
-        apply_until(applier, lambda: store.get("j1").status.finished)
+        apply_until(applier, lambda: any(e.attempt == 2 for e in seen))
         redelivery = time.monotonic() - killed_at
+        apply_until(applier, lambda: store.get("j1").status.finished)
         record = store.get("j1")
         applier.close()
         broker.close()
@@ -191,9 +201,51 @@ def test_a_killed_worker_job_is_redelivered_and_completes_once(
     skipped = [e.stage for e in second if e.state is JobEventState.SKIPPED]
     assert "probe" in skipped and "transcribe" not in skipped  # resumed from the finished stages
     assert_ordered(seen)
-    assert redelivery < 30
+    # the dead worker's job was back in the queue and running again within the heartbeat timeout (1.5 s)
+    # plus a maintenance interval (0.2 s) and the new worker's start
+    assert redelivery < 15
     prefix = job_prefix(OWNER, "j1") + "output/"
     assert sorted(k.removeprefix(prefix) for k in storage.list(prefix)) == OUTPUT_NAMES
+    # a running job's keys expire on their own; once the job ended they are gone
+    assert 0 < ttl <= JOB_KEY_TTL_S
+    wait_for(lambda: job_keys(redis_url) == [], "the job's Redis keys were not deleted")
+    # the processing time covers both attempts, which are listed
+    history = record.job_metadata["attempt_history"]
+    assert isinstance(history, list)
+    assert [(a["attempt"], a["outcome"]) for a in history] == [(1, "interrupted"), (2, "completed")]
+    assert history[0]["seconds"] >= 1.0
+    assert record.processing_time_seconds == pytest.approx(sum(a["seconds"] for a in history), abs=0.01)
+
+
+def test_a_worker_killed_after_its_job_ended_does_not_run_it_again(
+    db_path: Path,
+    storage: FsspecStorage,
+    sample: SampleVideo,
+    redis_url: str,
+    workers: Workers,
+) -> None:
+    seen: list[JobEvent] = []
+    with JobStore(db_path) as store:
+        broker = make_broker(redis_url)
+        runner = DistributedRunner(store, broker, storage.url)
+        applier = EventApplier(store, redis_url)
+        applier.subscribe(seen.append)
+        runner.enqueue(upload(store, storage, "j1", sample.path))
+        first = workers.start("--kill-after-final")  # dies after the final event, before acknowledging
+        apply_until(applier, lambda: store.get("j1").status.finished)
+        first.wait()
+        assert job_keys(redis_url) == ["dubkit:attempts:j1", "dubkit:finished:j1"]
+        workers.start()  # its queue maintenance hands it the dead worker's message
+        wait_for(lambda: job_keys(redis_url) == [], "the redelivery was not dropped and acknowledged")
+        applier.poll(block_ms=200)
+        assert broker.client.hlen(f"dramatiq:{QUEUE_NAME}.msgs") == 0
+        record = store.get("j1")
+        applier.close()
+        broker.close()
+
+    assert record.status is JobStatus.COMPLETED and record.attempts == 1
+    assert [e.attempt for e in seen if e.state is JobEventState.CLAIMED] == [1]  # never run again
+    assert [e.state for e in seen].count(JobEventState.COMPLETED) == 1
 
 
 def test_backend_choices_travel_in_the_message_and_a_bad_one_fails_only_its_job(

@@ -272,3 +272,18 @@ def test_take_attempt_accepts_only_a_newer_delivery(store: JobStore) -> None:
     assert store.take_attempt("j1", 2, "tok-2", "worker c", lease_seconds=30)
     assert not store.heartbeat("j1", "tok-1", 30)  # the first delivery lost the job
     assert store.heartbeat("j1", "tok-2", 30)
+
+
+def test_a_completion_keeps_the_attempts_it_lists_beside_the_other_metadata(store: JobStore) -> None:
+    store.create(make_job("a"))
+    claim = store.claim("w1", 60)
+    assert claim is not None
+    history = [
+        {"attempt": 1, "seconds": 12.5, "outcome": "interrupted"},
+        {"attempt": 2, "seconds": 30.25, "outcome": "completed"},
+    ]
+    done = store.complete(
+        "a", claim.token, output_path="o.mp4", output_size=10, processing_time=42.75, attempt_history=history
+    )
+    assert done.processing_time_seconds == 42.75
+    assert done.job_metadata == {"voice": "clone", "n": 3, "attempt_history": history}

@@ -9,14 +9,17 @@ from pathlib import Path
 HERE = Path(__file__).parent
 HEARTBEAT_TIMEOUT_S = 1.5
 """A worker silent this long is dead to the others, whose queue maintenance then redelivers its jobs."""
+MAINTENANCE_INTERVAL_S = 0.2
+"""How often each test worker runs that maintenance."""
 
 
 class Workers:
-    """Worker subprocesses on one Redis, with one work folder and storage; stopped (or killed) after the test.
+    """Worker subprocesses on one Redis and storage; stopped (or killed) after the test.
 
     Args:
         redis_url: The broker.
-        work_root: The workers' shared work folder (a redelivered job resumes its finished stages there).
+        work_root: Where the workers' work folders go: ``w0``, ``w1``, ... one per worker, as on machines
+            of their own (a redelivered job resumes from its checkpoints in storage).
         s3_endpoint: The S3 endpoint of ``s3://`` job storage, if any.
         extra: More arguments for every worker (``--sleep``, ``--max-attempts``).
     """
@@ -29,10 +32,16 @@ class Workers:
         self.s3_endpoint = s3_endpoint
         self.extra = extra
         self.procs: list[subprocess.Popen[bytes]] = []
+        self.names: dict[int, str] = {}
+
+    def folder(self, index: int) -> Path:
+        """The work folder of the ``index``-th worker started."""
+        return self.work_root / f"w{index}"
 
     def launch(self, *args: str) -> subprocess.Popen[bytes]:
         """Start a worker without waiting for it."""
-        command = [sys.executable, str(HERE / "distributed_worker.py"), self.redis_url, str(self.work_root)]
+        folder = self.folder(len(self.procs))
+        command = [sys.executable, str(HERE / "distributed_worker.py"), self.redis_url, str(folder)]
         command += [*self.extra, *args]
         if self.s3_endpoint:
             command += ["--s3-endpoint", self.s3_endpoint]
@@ -44,7 +53,9 @@ class Workers:
         """Start a worker and wait until it consumes messages."""
         proc = self.launch(*args)
         assert proc.stdout is not None
-        assert proc.stdout.readline().strip() == b"ready"
+        word, name = proc.stdout.readline().decode().split()
+        assert word == "ready"
+        self.names[proc.pid] = name
         return proc
 
     def stop(self) -> None:

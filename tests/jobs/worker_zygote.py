@@ -18,7 +18,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 from distributed_backends import config
-from worker_procs import HEARTBEAT_TIMEOUT_S
+from worker_procs import HEARTBEAT_TIMEOUT_S, MAINTENANCE_INTERVAL_S
 
 from dubkit.jobs.attempt import perform
 from dubkit.jobs.dramatiq_worker import WorkerOptions, run_worker
@@ -53,12 +53,13 @@ def serve(redis_url: str, work_root: str, pipelines: WarmPipelines) -> None:
     options = WorkerOptions(
         max_attempts=1000,
         heartbeat_timeout_s=HEARTBEAT_TIMEOUT_S,
-        maintenance_chance=1_000_000,
+        maintenance_interval_s=MAINTENANCE_INTERVAL_S,
         cancel_check_seconds=0.1,
         min_backoff_ms=100,
         stop_timeout_s=10,
     )
-    run_worker(redis_url, pipelines, work_root=work_root, stop=stop, options=options)
+    own = Path(work_root) / str(os.getpid())  # each worker its own work folder, as on its own machine
+    run_worker(redis_url, pipelines, work_root=own, stop=stop, options=options)
 
 
 def main(redis_url: str, work_root: str, sleep: str, media: str) -> None:

@@ -37,7 +37,7 @@ def worker(redis_url: str, tmp_path: Path) -> Iterator[subprocess.Popen[bytes]]:
         stdout=subprocess.PIPE,
     )
     assert proc.stdout is not None
-    assert proc.stdout.readline().strip() == b"ready"
+    assert proc.stdout.readline().split()[0] == b"ready"
     yield proc
     proc.terminate()
     try:

@@ -19,6 +19,7 @@ import hashlib
 import json
 import os
 import struct
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, BinaryIO
@@ -315,12 +316,42 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
             CorruptMediaError: the input is not a WAV file dubkit can read.
             BackendRuntimeError: separation failed.
         """
+        return self._separate(audio, out_dir, self._checkpoint(audio, checkpoint_dir))
+
+    def separate_reporting(
+        self,
+        audio: AudioFile,
+        out_dir: Path,
+        progress: Callable[[float], None],
+        checkpoint_dir: Path | None = None,
+    ) -> Stems:
+        """`separate` (`separate_resumably` with ``checkpoint_dir``), calling ``progress`` as it goes.
+
+        ``progress`` gets the fraction of the input separated before each chunk, around each of the model's
+        segments inside a chunk (a few seconds of audio each), and every 0.2 s while the model runs on a
+        segment (from a hook on its layers); when it raises (a cancelled run), the separation stops there:
+        the partial stems are removed, or kept for the checkpoint.
+
+        Raises:
+            CorruptMediaError: the input is not a WAV file dubkit can read.
+            BackendRuntimeError: separation failed.
+        """
+        checkpoint = None if checkpoint_dir is None else self._checkpoint(audio, checkpoint_dir)
+        return self._separate(audio, out_dir, checkpoint, progress)
+
+    def _checkpoint(self, audio: AudioFile, checkpoint_dir: Path) -> StemCheckpoint:
         fingerprint = hashlib.sha256(
             json.dumps([attrs.asdict(self.options), file_sha256(audio.path)], default=str).encode()
         ).hexdigest()
-        return self._separate(audio, out_dir, StemCheckpoint(checkpoint_dir, fingerprint))
+        return StemCheckpoint(checkpoint_dir, fingerprint)
 
-    def _separate(self, audio: AudioFile, out_dir: Path, checkpoint: StemCheckpoint | None) -> Stems:
+    def _separate(
+        self,
+        audio: AudioFile,
+        out_dir: Path,
+        checkpoint: StemCheckpoint | None,
+        progress: Callable[[float], None] | None = None,
+    ) -> Stems:
         self.load()
         src = WavReader(audio.path)
         opts = self.options
@@ -337,6 +368,8 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
             )
             for stem in ("voice", "background")
         )
+        reporter = None if progress is None else _Reporter(progress)
+        hooks = [] if reporter is None else reporter.hook(self._model)
         try:
             chunk = max(1, int(opts.chunk_seconds * src.sample_rate))
             fade = min(int(opts.crossfade_seconds * src.sample_rate), chunk // 4)
@@ -344,7 +377,10 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
             pos = point.position if point is not None else 0
             while pos < src.frames:
                 n = min(chunk, src.frames - pos)
-                v, b = self._separate_block(src.read(pos, n), src.sample_rate, scale)
+                report = None if reporter is None else _chunk_progress(reporter, pos, n, src.frames)
+                if report is not None:
+                    report(0.0)
+                v, b = self._separate_block(src.read(pos, n), src.sample_rate, scale, report)
                 if tails is not None and fade:
                     ramp = np.linspace(0.0, 1.0, fade, dtype=np.float32)
                     v[:, :fade] = tails[0] * (1 - ramp) + v[:, :fade] * ramp
@@ -371,6 +407,9 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
             voice.abort(keep=checkpoint is not None)
             background.abort(keep=checkpoint is not None)
             raise
+        finally:
+            for hook in hooks:
+                hook.remove()
         stems = Stems(voice=voice.close(), background=background.close())
         if checkpoint is not None:
             checkpoint.clear()
@@ -388,8 +427,13 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
         std = float(np.sqrt(max(0.0, total_sq / n - (total / n) ** 2)))
         return std if std > 1e-8 else 1.0
 
-    def _separate_block(self, block: F32, rate: int, scale: float) -> tuple[F32, F32]:
-        """(voice, background) of a (channels, frames) block, same shape."""
+    def _separate_block(
+        self, block: F32, rate: int, scale: float, report: Callable[[float], None] | None = None
+    ) -> tuple[F32, F32]:
+        """(voice, background) of a (channels, frames) block, same shape.
+
+        ``report`` gets the block's fraction done around each of the model's segments (and may raise).
+        """
         torch, model, opts = self._torch, self._model, self.options
         frames = block.shape[1]
         x = torch.from_numpy(block)
@@ -398,7 +442,9 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
         sources = list(model.sources)
         out = torch.zeros(len(sources), block.shape[0], x.shape[-1])
         count = torch.zeros(block.shape[0], 1)
-        for group in _channel_groups(block.shape[0], model.audio_channels):
+        groups = list(_channel_groups(block.shape[0], model.audio_channels))
+        for index, group in enumerate(groups):
+            callback = _segment_callback(report, index, len(groups), opts.shifts, x.shape[-1])
             with torch.inference_mode():
                 est = (
                     self._apply(
@@ -410,6 +456,7 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
                         progress=False,
                         device=opts.device,
                         segment=opts.segment,
+                        callback=callback,
                     )[0].cpu()
                     * scale
                 )
@@ -423,6 +470,70 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
             voice = self._resample(voice, model.samplerate, rate)
             background = self._resample(background, model.samplerate, rate)
         return _fit(voice.numpy(), frames), _fit(background.numpy(), frames)
+
+
+class _Reporter:
+    """``separate_reporting``'s progress, reported at chunk and segment boundaries and polled in between.
+
+    A segment of the model is seconds of work (16-20 s for an htdemucs-sized model on two busy cores), so
+    `hook` adds a forward pre-hook to every module of the model that reports the last fraction again at
+    most every ``interval`` seconds: a cancel (the callback raising) stops the separation within a layer.
+    Fractions never go back.
+    """
+
+    def __init__(self, progress: Callable[[float], None], interval: float = 0.2) -> None:
+        self._progress = progress
+        self.interval = interval
+        self.fraction = 0.0
+        self._last = time.monotonic()
+
+    def __call__(self, fraction: float) -> None:
+        self.fraction = max(self.fraction, min(1.0, fraction))
+        self._last = time.monotonic()
+        self._progress(self.fraction)
+
+    def poll(self, *_: object) -> None:
+        """The pre-hook: report again if ``interval`` has passed."""
+        if time.monotonic() - self._last >= self.interval:
+            self(self.fraction)
+
+    def hook(self, model: Any) -> list[Any]:
+        """Hook every module of ``model`` (remove the returned handles when done)."""
+        return [module.register_forward_pre_hook(self.poll) for module in model.modules()]
+
+
+def _chunk_progress(
+    progress: Callable[[float], None], pos: int, frames: int, total: int
+) -> Callable[[float], None]:
+    """The whole input's progress from one chunk's (``frames`` input frames from ``pos``)."""
+
+    def report(fraction: float) -> None:
+        progress(min(1.0, (pos + fraction * frames) / max(1, total)))
+
+    return report
+
+
+def _segment_callback(
+    report: Callable[[float], None] | None, group: int, groups: int, shifts: int, length: int
+) -> Callable[[dict[str, Any]], None] | None:
+    """A callback for demucs's ``apply_model``: the block's fraction done, at each segment's start and end.
+
+    demucs calls it before and after the model runs on each segment (per shift, per model of a bag);
+    what it raises stops the separation.
+    """
+    if report is None:
+        return None
+    passes = max(1, shifts)
+
+    def callback(info: dict[str, Any]) -> None:
+        within = min(1.0, float(info.get("segment_offset", 0)) / max(1, length))
+        shift = int(info.get("shift_idx", 0)) if shifts else 0
+        models = max(1, int(info.get("models", 1)))
+        bag = int(info.get("model_idx_in_bag", 0))
+        done = ((bag * passes + shift) + within) / (models * passes)
+        report((group + done) / groups)
+
+    return callback
 
 
 def _fit(block: npt.NDArray[Any], frames: int) -> F32:

@@ -19,9 +19,11 @@ from __future__ import annotations
 import bisect
 import logging
 import os
+import threading
 import wave
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from pathlib import Path
+from queue import Empty, SimpleQueue
 from typing import Any
 
 import attrs
@@ -189,8 +191,29 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
 
     # --- transcription ---------------------------------------------------------------------------
 
+    def transcribe_reporting(
+        self,
+        audio: AudioFile,
+        regions: Sequence[SpeechRegion],
+        language: str | None,
+        progress: Callable[[float], None],
+    ) -> Transcript:
+        """`transcribe`, calling ``progress`` with the fraction of the speech decoded after each segment.
+
+        faster-whisper decodes a 30 s window at a time (seconds of work that cannot be interrupted) and
+        then hands over its segments; the decoding runs on a helper thread, and ``progress`` is called
+        after each segment and every 0.2 s in between. When it raises (a cancelled run), the call ends at
+        once; the helper finishes the window in flight in the background and decodes no further.
+        """
+        return self.transcribe(audio, regions, language, progress=progress)
+
     def transcribe(
-        self, audio: AudioFile, regions: Sequence[SpeechRegion], language: str | None
+        self,
+        audio: AudioFile,
+        regions: Sequence[SpeechRegion],
+        language: str | None,
+        *,
+        progress: Callable[[float], None] | None = None,
     ) -> Transcript:
         """Transcribe only ``regions`` of the 16 kHz mono analysis track.
 
@@ -198,6 +221,8 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
             audio: The analysis track (16-bit PCM WAV).
             regions: Where speech is. Overlapping regions are merged; the audio between them is never decoded.
             language: ISO 639-1 code, or ``None`` to detect it from the first 30 s of speech.
+            progress: Called with the fraction decoded after each decoded segment (see
+                `transcribe_reporting`).
 
         Returns:
             Segments in time order, ids ``seg-0001``, ``seg-0002``, ... (speaker ``SPEAKER_00``: the
@@ -215,6 +240,8 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
         reader = _AudioReader(audio)
         clips = _merge(regions, reader.duration)
         probability: float | None = None
+        decoded = _Decoded(progress, clips)
+        decoded.report(0.0)
         if language is None:
             language, probability = self._detect(reader, clips)
         whisper_language = _FROM_ISO.get(language, language)
@@ -222,17 +249,23 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
         if self.options.pack_regions:
             for block in _blocks(clips, self.options.block_seconds, self.options.pack_gap):
                 samples, packed = _pack(reader, block, self.options.pack_gap)
-                for raw in self._decode(samples, whisper_language, block, words=True):
+                report = decoded.block(block, packed)
+                for raw in self._decode(samples, whisper_language, block, words=True, report=report):
                     pieces.extend(_split(raw, packed))
         else:
             for block in _blocks(clips, self.options.block_seconds, None):
                 offset = block[0][0]
                 samples = reader.read(offset, block[-1][1])
                 clip_times = [t - offset for clip in block for t in clip]
-                for raw in self._decode(samples, whisper_language, block, words=None, clip_times=clip_times):
+                spans = [(clip[0] - offset, clip[1] - offset, clip[0]) for clip in block]
+                report = decoded.block(block, spans)
+                for raw in self._decode(
+                    samples, whisper_language, block, words=None, clip_times=clip_times, report=report
+                ):
                     pieces.extend(
                         _split(raw, [(clip[0] - offset, clip[1] - offset, clip[0]) for clip in block])
                     )
+        decoded.report(1.0)
         segments = [
             piece.segment(number, keep_words=self.options.word_timestamps)
             for number, piece in enumerate(sorted(pieces, key=lambda p: p.start), start=1)
@@ -352,6 +385,7 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
         clip_times: list[float] | None = None,
         task: str = "transcribe",
         beam_size: int | None = None,
+        report: Callable[[float], None] | None = None,
     ) -> list[Any]:
         opts = self.options
         beam = beam_size or opts.beam_size
@@ -367,7 +401,9 @@ class FasterWhisperTranscriber(BaseTranscriber["FasterWhisperTranscriber.Options
                 vad_filter=False,
                 clip_timestamps=clip_times if clip_times is not None else "0",
             )
-            return list(raw_segments)
+            if report is None:
+                return list(raw_segments)
+            return _drain(raw_segments, report)
         except DubkitError:
             raise
         except Exception as exc:
@@ -533,6 +569,82 @@ def _texts_by_span(raw: Any, spans: Sequence[_Span]) -> list[tuple[int, str]]:
         index = groups[0][0] if groups else _nearest(spans, [s[0] for s in spans], (raw.start + raw.end) / 2)
         return [(index, text)]
     return [(index, "".join(w.word for w in words).strip()) for index, words in groups]
+
+
+def _drain(segments: Iterator[Any], report: Callable[[float], None], poll_s: float = 0.2) -> list[Any]:
+    """Read faster-whisper's lazy segments on a helper thread, reporting as they come and while waiting.
+
+    ``report`` gets each segment's end, and the last one again every ``poll_s`` while a window decodes (a
+    30 s window takes seconds and cannot be interrupted). When ``report`` raises (a cancelled run), this
+    raises it at once: the helper thread finishes the window in flight and reads no further (the model is
+    busy until then).
+    """
+    queue: SimpleQueue[tuple[str, Any]] = SimpleQueue()
+    stop = threading.Event()
+
+    def pump() -> None:
+        try:
+            for segment in segments:
+                if stop.is_set():
+                    return
+                queue.put(("segment", segment))
+            queue.put(("done", None))
+        except BaseException as exc:  # handed to the caller, which raises it
+            queue.put(("error", exc))
+
+    # not a daemon: at exit, the interpreter waits for a window in flight rather than abort inside CTranslate2
+    threading.Thread(target=pump, name="faster-whisper-decode").start()
+    decoded: list[Any] = []
+    last = 0.0
+    try:
+        while True:
+            try:
+                kind, value = queue.get(timeout=poll_s)
+            except Empty:
+                report(last)
+                continue
+            if kind == "error":
+                raise value
+            if kind == "done":
+                return decoded
+            decoded.append(value)
+            last = float(value.end)
+            report(last)
+    finally:
+        stop.set()
+
+
+class _Decoded:
+    """How much of a call's speech is decoded, for ``transcribe_reporting``'s ``progress`` (None: silent).
+
+    Each block's reporter turns a decoded segment's end (seconds into the block's samples) into the fraction
+    of all the call's speech decoded so far.
+    """
+
+    def __init__(
+        self, progress: Callable[[float], None] | None, clips: Sequence[tuple[float, float]]
+    ) -> None:
+        self.progress = progress
+        self.total = sum(end - start for start, end in clips) or 1.0
+        self.done = 0.0
+
+    def report(self, fraction: float) -> None:
+        if self.progress is not None:
+            self.progress(min(1.0, fraction))
+
+    def block(
+        self, block: Sequence[tuple[float, float]], spans: Sequence[_Span]
+    ) -> Callable[[float], None] | None:
+        if self.progress is None:
+            return None
+        before = self.done
+        self.done += sum(end - start for start, end in block)
+
+        def report(decoded_to: float) -> None:
+            speech = sum(min(end, decoded_to) - start for start, end, _ in spans if decoded_to > start)
+            self.report((before + speech) / self.total)
+
+        return report
 
 
 class _AudioReader:

@@ -22,7 +22,10 @@ Optional protocols a backend may also satisfy, which its stage detects (a plugin
 required method alone keeps working): `StreamingVAD`, `LinkableDiarizer`, `ResumableSeparator`,
 `ContextualTranslator` (translates sentences with their neighbours as context), `SpeechTranslator`
 (translates the speech itself, given the audio) and `TranscriberBorrower` (shares the pipeline
-transcriber's model).
+transcriber's model). Some let a stage hand a long call a ``progress`` callback, which reports how far
+the call got and raises `dubkit.errors.CancelledError` when the run is cancelled, so the run stops inside
+the call: `StreamingVAD`, `ReportingTranscriber`, `ReportingSeparator`. A backend without them is called
+as before and stops between its calls.
 """
 
 from __future__ import annotations
@@ -47,6 +50,8 @@ __all__ = [
     "ContextualTranslator",
     "Diarizer",
     "LinkableDiarizer",
+    "ReportingSeparator",
+    "ReportingTranscriber",
     "ResumableSeparator",
     "Separator",
     "SpeechTranslator",
@@ -145,6 +150,32 @@ class ResumableSeparator(Separator, Protocol):
 
 
 @runtime_checkable
+class ReportingSeparator(Separator, Protocol):
+    """A separator that reports as it goes, so a cancelled run stops inside a separation (optional).
+
+    The separate stage calls `separate_reporting` instead of `Separator.separate` (and instead of
+    `ResumableSeparator.separate_resumably`: it passes ``checkpoint_dir`` when the separator is also
+    resumable).
+    """
+
+    def separate_reporting(
+        self,
+        audio: AudioFile,
+        out_dir: Path,
+        progress: Callable[[float], None],
+        checkpoint_dir: Path | None = None,
+    ) -> Stems:
+        """`Separator.separate`, calling ``progress`` with the fraction done between units of its own work.
+
+        Call it often (between the model's windows or segments, at least every second or two of work).
+        ``progress`` may raise (`dubkit.errors.CancelledError` when the run is cancelled): clean up what
+        `Separator.separate` would not leave behind, keep what ``checkpoint_dir`` needs, and let it through.
+        With ``checkpoint_dir``, keep checkpoints there as `ResumableSeparator.separate_resumably` does.
+        """
+        ...
+
+
+@runtime_checkable
 class VoiceActivityDetector(Backend, Protocol):
     """Finds the stretches of audio that hold speech."""
 
@@ -215,6 +246,28 @@ class Transcriber(Backend, Protocol):
             audio: The analysis track.
             regions: Where speech is; times in the result are relative to the whole file.
             language: ISO 639-1 code, or ``None`` to detect it.
+        """
+        ...
+
+
+@runtime_checkable
+class ReportingTranscriber(Transcriber, Protocol):
+    """A transcriber that reports as it decodes, so a cancelled run stops inside a call (optional).
+
+    The transcribe stage calls `transcribe_reporting` instead of `Transcriber.transcribe`.
+    """
+
+    def transcribe_reporting(
+        self,
+        audio: AudioFile,
+        regions: Sequence[SpeechRegion],
+        language: str | None,
+        progress: Callable[[float], None],
+    ) -> Transcript:
+        """`Transcriber.transcribe`, calling ``progress`` with the fraction of the speech decoded so far.
+
+        Call it between decoded segments or windows (at least every second or two of work).
+        ``progress`` may raise (`dubkit.errors.CancelledError` when the run is cancelled): let it through.
         """
         ...
 

@@ -28,6 +28,7 @@ to 133, for a speed-up of 1.8x, less than the sequence model's exact 2.2x.)
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import logging
 import math
@@ -235,8 +236,12 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
         carry: npt.NDArray[np.float32] = np.zeros(0, dtype=np.float32)
         self._session_state = self._sequence_state = None
         try:
-            blocks = wav_blocks(audio.path, self.options.block_seconds)
-            with self._torch_mode():
+            # closing(): a pass stopped half way (a cancelled run) closes the file at once, not at the
+            # generator's garbage collection.
+            with (
+                contextlib.closing(wav_blocks(audio.path, self.options.block_seconds)) as blocks,
+                self._torch_mode(),
+            ):
                 for rate, block in blocks:
                     window = _WINDOW.get(rate)
                     if window is None:

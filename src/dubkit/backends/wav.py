@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import wave
-from collections.abc import Iterator
+from collections.abc import Generator
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +12,9 @@ import numpy.typing as npt
 __all__ = ["read_wav_mono", "wav_blocks"]
 
 
-def wav_blocks(path: Path, block_seconds: float = 30.0) -> Iterator[tuple[int, npt.NDArray[np.float32]]]:
+def wav_blocks(
+    path: Path, block_seconds: float = 30.0
+) -> Generator[tuple[int, npt.NDArray[np.float32]], None, None]:
     """Yield ``(sample_rate, mono float32 samples in [-1, 1])`` blocks of a 16-bit PCM WAV file."""
     with wave.open(str(path), "rb") as wav:
         rate, channels, width = wav.getframerate(), wav.getnchannels(), wav.getsampwidth()

@@ -6,7 +6,7 @@ import contextlib
 import signal
 import threading
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -42,24 +42,41 @@ def _stop_on_signals() -> threading.Event:
 
 
 def _run_broker(
-    broker: str, pipelines: WarmPipelines, work_root: Path, threads: int, max_attempts: int, heartbeat: float
+    broker: str,
+    pipelines: WarmPipelines,
+    work_root: Path,
+    options: Any,
+    storage_url: str | None,
 ) -> None:
-    try:
-        from dubkit.jobs.dramatiq_worker import WorkerOptions, run_worker
-    except ImportError as exc:
-        raise ConfigError(
-            f"the Redis worker needs the distributed extra: {exc}", hint="pip install 'dubkit[distributed]'"
-        ) from exc
-    options = WorkerOptions(threads=threads, max_attempts=max_attempts, heartbeat_timeout_s=heartbeat)
+    from dubkit.jobs.dramatiq_worker import run_worker
+
     run_worker(
         broker,
         pipelines,
         work_root=work_root,
         stop=_stop_on_signals(),
         options=options,
-        ready=lambda: console.print(f"worker ready: {threads} thread(s) on the Redis broker; Ctrl-C to stop"),
+        storage_url=storage_url,
+        ready=lambda name: console.print(
+            f"worker ready: {options.threads} thread(s) on the Redis broker as {name}; Ctrl-C to stop"
+        ),
     )
     console.print("worker stopped")
+
+
+def _broker_options(threads: int, max_attempts: int, heartbeat: float, maintenance: float) -> Any:
+    try:
+        from dubkit.jobs.dramatiq_worker import WorkerOptions
+    except ImportError as exc:
+        raise ConfigError(
+            f"the Redis worker needs the distributed extra: {exc}", hint="pip install 'dubkit[distributed]'"
+        ) from exc
+    return WorkerOptions(
+        threads=threads,
+        max_attempts=max_attempts,
+        heartbeat_timeout_s=heartbeat,
+        maintenance_interval_s=maintenance,
+    )
 
 
 @app.command()
@@ -80,11 +97,23 @@ def worker(
     ] = "4GiB",
     max_attempts: Annotated[int, typer.Option(min=1, max=100, help="Attempts of a job before it fails.")] = 3,
     heartbeat_timeout: Annotated[
-        float, typer.Option(min=0.1, help="With --broker: seconds of silence after which a worker is dead.")
-    ] = 60.0,
+        float,
+        typer.Option(
+            min=0.1,
+            help="With --broker: seconds of silence after which a worker is dead (its job goes to another).",
+        ),
+    ] = 15.0,
+    maintenance_interval: Annotated[
+        float,
+        typer.Option(min=0.1, help="With --broker: seconds between passes that requeue dead workers' jobs."),
+    ] = 5.0,
 ) -> None:
-    """Dub queued jobs on this machine, keeping models warm between jobs (Ctrl-C stops gracefully)."""
+    """Dub queued jobs on this machine, keeping models warm between jobs (Ctrl-C stops gracefully).
+
+    With --broker, the worker's work folder is <data-dir>/worker: give each worker its own data folder.
+    """
     from dubkit.jobs import InProcessRunner
+    from dubkit.jobs.job_context import install_job_logging
     from dubkit.jobs.pipelines import WarmPipelines
     from dubkit.pipeline.warm import parse_memory_size
     from dubkit.settings import Settings
@@ -93,15 +122,21 @@ def worker(
     settings = Settings()
     work_root = settings.data_dir / "work"
     try:
-        pipelines = WarmPipelines(_config(config), memory_budget=parse_memory_size(model_memory_budget))
-        pipelines.validate()
         if broker is not None:
             if until_idle:
                 raise ConfigError(
                     "--until-idle works with a job store, not with --broker", field="until_idle"
                 )
-            _run_broker(broker, pipelines, work_root, workers, max_attempts, heartbeat_timeout)
+            options = _broker_options(workers, max_attempts, heartbeat_timeout, maintenance_interval)
+            install_job_logging()
+            pipelines = WarmPipelines(_config(config), memory_budget=parse_memory_size(model_memory_budget))
+            pipelines.validate()
+            storage_url = storage or settings.storage_url
+            _run_broker(broker, pipelines, settings.data_dir / "worker", options, storage_url)
             return
+        pipelines = WarmPipelines(_config(config), memory_budget=parse_memory_size(model_memory_budget))
+        pipelines.validate()
+        install_job_logging()
         db_path = db or settings.data_dir / "jobs.db"
         storage_url = storage or settings.storage_url or (settings.data_dir / "files").as_uri()
         runner = InProcessRunner(

@@ -90,6 +90,12 @@ class DistributedRunner:
             JobNotFoundError: No such job for this owner.
             JobError: The job already completed or failed.
         """
-        record = self.store.request_cancel(job_id, owner)
+        self.store.get(job_id, owner)  # another owner's job is not found, and gets no cancel key
+        # The key goes first: the worker's final event, applied on another thread, deletes it; set after
+        # the store's request, it could outlive a job that ended in between.
         self.client.set(cancel_key(job_id), b"1", ex=CANCEL_TTL_S)
-        return record
+        try:
+            return self.store.request_cancel(job_id, owner)
+        except JobError:
+            self.client.delete(cancel_key(job_id))
+            raise

@@ -8,6 +8,7 @@ from typing import Any
 import attrs
 
 from dubkit.errors import JobError
+from dubkit.jobs.attempt_ledger import AttemptTime, attempt_times
 from dubkit.jobs.events import JobEvent, JobEventState
 
 __all__ = ["JobResult", "decode_event", "encode_event"]
@@ -19,13 +20,15 @@ class JobResult:
 
     Attributes:
         output_size: The media's size in bytes.
-        processing_time: Seconds the attempt took.
+        processing_time: Seconds the job took, all its attempts together.
         storage_url: The storage the outputs are in (so the server can remove them when a cancel wins).
+        attempts: Every attempt's time and outcome, oldest first (empty from workers that predate it).
     """
 
     output_size: int
     processing_time: float
     storage_url: str = ""
+    attempts: tuple[AttemptTime, ...] = attrs.field(default=(), converter=attempt_times)
 
 
 def encode_event(event: JobEvent, result: JobResult | None = None) -> str:

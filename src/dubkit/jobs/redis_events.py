@@ -192,21 +192,37 @@ class EventApplier:
             self._last_write.pop(job_id, None)
             size = result.output_size if result else 0
             seconds = result.processing_time if result else 0.0
+            history = [attrs.asdict(a) for a in result.attempts] if result and result.attempts else None
+            self._forget_cancel(job_id)
             try:
                 store.complete(
-                    job_id, token, output_path=event.message, output_size=size, processing_time=seconds
+                    job_id,
+                    token,
+                    output_path=event.message,
+                    output_size=size,
+                    processing_time=seconds,
+                    attempt_history=history,
                 )
             except CancelledError:
                 return self._cancel_completed(event, token, result)
         elif state is JobEventState.FAILED:
             self._last_write.pop(job_id, None)
+            self._forget_cancel(job_id)
             store.fail(job_id, token, event.message, retry=False)
         elif state is JobEventState.RETRYING:
             store.fail(job_id, token, event.message, retry=True)
         elif state is JobEventState.CANCELLED:
             self._last_write.pop(job_id, None)
+            self._forget_cancel(job_id)
             store.acknowledge_cancel(job_id, token)
         return event
+
+    def _forget_cancel(self, job_id: str) -> None:
+        """A job's worker ended it: its cancel request (if any) has served; delete it from Redis."""
+        try:
+            self.client.delete(cancel_key(job_id))
+        except redis.RedisError:
+            logger.warning("job %s: could not delete its cancel key (it expires)", job_id, exc_info=True)
 
     def _cancel_completed(self, event: JobEvent, token: str, result: JobResult | None) -> JobEvent:
         """A cancel was requested before the completion was applied: remove the outputs, cancel the job."""

@@ -8,6 +8,7 @@ __all__ = [
     "CANCEL_TTL_S",
     "EVENTS_STREAM",
     "FINISHED_PREFIX",
+    "JOB_KEY_TTL_S",
     "attempts_key",
     "cancel_key",
     "finished_key",
@@ -19,8 +20,10 @@ EVENTS_STREAM = "dubkit:jobs:events"
 CANCEL_PREFIX = "dubkit:cancel:"
 ATTEMPTS_PREFIX = "dubkit:attempts:"
 FINISHED_PREFIX = "dubkit:finished:"
-CANCEL_TTL_S = 7 * 24 * 3600
-"""How long a cancel request stays in Redis."""
+JOB_KEY_TTL_S = 7 * 24 * 3600
+"""The longest a per-job key lives in Redis when nobody deletes it (a job's keys are deleted when it ends)."""
+CANCEL_TTL_S = JOB_KEY_TTL_S
+"""How long a cancel request stays in Redis at most."""
 
 
 def cancel_key(job_id: str) -> str:
@@ -29,7 +32,7 @@ def cancel_key(job_id: str) -> str:
 
 
 def attempts_key(job_id: str) -> str:
-    """The Redis counter of deliveries of ``job_id`` to workers."""
+    """The Redis hash of the deliveries of ``job_id`` to workers (`dubkit.jobs.attempt_ledger`)."""
     return ATTEMPTS_PREFIX + job_id
 
 

@@ -36,6 +36,7 @@ from dubkit.jobs.attempt import PERMANENT_ERRORS, describe_error, input_file_nam
 from dubkit.jobs.checkpoints import discard_checkpoints
 from dubkit.jobs.claim import Claim
 from dubkit.jobs.events import JobEventHub, JobEventState, JobSubscriber
+from dubkit.jobs.job_context import current_job, follow_stage, job_context
 from dubkit.jobs.job_run import JobRun, LeaseLost
 from dubkit.jobs.lease_keeper import LeaseKeeper
 from dubkit.jobs.pipelines import PipelineSource, as_job_pipelines
@@ -43,6 +44,7 @@ from dubkit.jobs.stats import Outcome, OutcomeCounter, RunStats
 from dubkit.jobs.store import JobStore
 from dubkit.jobs.ticket import JobTicket
 from dubkit.models.job import JobStatus
+from dubkit.pipeline.progress import ProgressHook
 from dubkit.storage.protocol import Storage
 
 __all__ = ["InProcessRunner", "RunStats", "input_file_name"]
@@ -262,6 +264,10 @@ class InProcessRunner:
     # --- one job ---------------------------------------------------------------------------------
 
     def _process(self, claim: Claim, store: JobStore) -> Outcome:
+        with job_context(claim.job_id, attempt=claim.job.attempts):
+            return self._process_in_context(claim, store)
+
+    def _process_in_context(self, claim: Claim, store: JobStore) -> Outcome:
         run = JobRun(claim, store, self.events, self.progress_interval)
         with self._lock:
             self._running[run.job_id] = run
@@ -295,7 +301,7 @@ class InProcessRunner:
                     pipelines=self.pipelines,
                     work=work,
                     cancel=run.cancel,
-                    progress=run.progress,
+                    progress=_following_stage(run.progress),
                     uploading=lambda: run.event(None, JobEventState.UPLOADING, "uploading outputs"),
                 )
                 run.guarded(
@@ -359,3 +365,9 @@ class InProcessRunner:
     def _remove_work(self, work: Path) -> None:
         if not self.keep_work:
             shutil.rmtree(work, ignore_errors=True)
+
+
+def _following_stage(hook: ProgressHook) -> ProgressHook:
+    """``hook``, recording each event's stage in the thread's job context (for the log lines)."""
+    context = current_job()
+    return hook if context is None else follow_stage(context, hook)

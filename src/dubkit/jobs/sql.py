@@ -76,6 +76,8 @@ PROGRESS = (
 COMPLETE = (
     "UPDATE jobs SET status = 'completed', output_path = :output_path, output_size = :output_size,"
     " processing_time_seconds = :seconds, progress = 1.0, completed_at = :now, updated_at = :now,"
+    " job_metadata = CASE WHEN :history IS NULL THEN job_metadata"
+    " ELSE json_set(job_metadata, '$.attempt_history', json(:history)) END,"
     " lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL"
     " WHERE id = :id AND lease_token = :token AND status = 'processing' AND cancel_requested = 0"
 )

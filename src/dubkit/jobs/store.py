@@ -17,7 +17,7 @@ import logging
 import secrets
 import sqlite3
 import uuid
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -332,19 +332,41 @@ class JobStore:
         )
 
     def complete(
-        self, job_id: str, token: str, output_path: str, output_size: int, processing_time: float
+        self,
+        job_id: str,
+        token: str,
+        output_path: str,
+        output_size: int,
+        processing_time: float,
+        *,
+        attempt_history: Sequence[Mapping[str, object]] | None = None,
     ) -> JobRecord:
         """Mark the job completed; only the worker holding the current lease can.
 
         A cancel requested before this commits wins: the job stays ``processing`` with its cancel request,
         and `CancelledError` tells the worker to remove the outputs and call `acknowledge_cancel`.
 
+        Args:
+            job_id: The job.
+            token: The worker's lease token.
+            output_path: The dubbed media's storage key.
+            output_size: Its size in bytes.
+            processing_time: Seconds the job took (all its attempts, when the runner knows them).
+            attempt_history: Each attempt's ``attempt``, ``seconds`` and ``outcome``, kept in
+                ``job_metadata["attempt_history"]`` when given.
+
         Raises:
             CancelledError: A cancel was requested for the job (the worker still holds its lease).
             JobError: ``token`` no longer holds the job (its lease was taken over, or it was finished).
             JobNotFoundError: No such job.
         """
-        params = {"output_path": output_path, "output_size": output_size, "seconds": processing_time}
+        history = None if attempt_history is None else json.dumps([dict(a) for a in attempt_history])
+        params = {
+            "output_path": output_path,
+            "output_size": output_size,
+            "seconds": processing_time,
+            "history": history,
+        }
         self._guarded("complete", job_id, token, sql.COMPLETE, params)
         logger.info("job %s completed", job_id)
         return self.get(job_id)

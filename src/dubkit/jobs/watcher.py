@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 from collections.abc import Callable
@@ -16,7 +17,8 @@ class Watcher:
     """Calls ``check`` every ``interval`` seconds on its own thread until `stop`, or ``check`` returns false.
 
     An exception from ``check`` is logged and the watching goes on. Use it as a context manager around the
-    job.
+    job. The thread runs in a copy of the creating thread's context (`contextvars`), so its log lines carry
+    the job's context (`dubkit.jobs.job_context`).
 
     Args:
         name: The thread's name.
@@ -36,7 +38,8 @@ class Watcher:
         self._check = check
         self._finish = finish
         self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        context = contextvars.copy_context()
+        self._thread = threading.Thread(target=context.run, args=(self._run,), name=name, daemon=True)
 
     def _run(self) -> None:
         try:

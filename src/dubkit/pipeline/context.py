@@ -64,6 +64,34 @@ class StageContext:
             message += f", ~{left:.0f}s left"
         self.progress(fraction, message, eta_seconds=left)
 
+    def reporter(
+        self, started: float, message: str, *, offset: float = 0.0, share: float = 1.0
+    ) -> Callable[[float], None]:
+        """A ``progress`` callback to hand a backend call that does ``share`` of the stage from ``offset``.
+
+        Each call first checks for cancellation (raising `dubkit.errors.CancelledError`, which the backend
+        lets through, so the run stops inside the call), then reports ``offset + share * fraction`` with
+        the time left at the pace kept since ``started``: when the fraction moved, or a second after the
+        last report (a backend may call it several times a second just to check).
+
+        Args:
+            started: When the stage's work began (`time.monotonic`).
+            message: What is being done (``chunk 2/5``).
+            offset: The stage's fraction done before the call.
+            share: The stage's fraction the call covers.
+        """
+        last: list[float] = [-1.0, 0.0]  # the fraction reported last, and when
+
+        def report(fraction: float) -> None:
+            self.check_cancelled()
+            done = offset + share * min(1.0, max(0.0, fraction))
+            now = time.monotonic()
+            if done != last[0] or now - last[1] >= 1.0:
+                last[0], last[1] = done, now
+                self.progress_since(started, done, message)
+
+        return report
+
     def check_cancelled(self) -> None:
         """Raise `dubkit.errors.CancelledError` if the run was cancelled; call between units.
 

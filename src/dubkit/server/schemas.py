@@ -10,6 +10,7 @@ from pydantic import BaseModel, Field
 from dubkit.models.job import JobRecord, JobStatus
 
 __all__ = [
+    "AttemptOut",
     "BackendOut",
     "BackendsOut",
     "Health",
@@ -40,6 +41,14 @@ class JobLinks(BaseModel):
     cancel: str
 
 
+class AttemptOut(BaseModel):
+    """One attempt at a job (a delivery to a worker)."""
+
+    attempt: int = Field(description="1 for the first.")
+    seconds: float = Field(description="How long it ran (to its last sign of life when its worker died).")
+    outcome: str = Field(description="completed, failed, cancelled, retried or interrupted.")
+
+
 class JobOut(BaseModel):
     """One dubbing job (one target language of an upload)."""
 
@@ -56,7 +65,10 @@ class JobOut(BaseModel):
     error_message: str | None
     input_size: int | None
     output_size: int | None
-    processing_time_seconds: float | None
+    processing_time_seconds: float | None = Field(description="Seconds of processing, all attempts together.")
+    attempts: list[AttemptOut] = Field(
+        default_factory=list, description="The attempts a completed job took, when its runner lists them."
+    )
     backends: dict[str, str] = Field(default_factory=dict, description="Backend names chosen at upload.")
     links: JobLinks
 
@@ -182,6 +194,21 @@ def job_out(record: JobRecord) -> JobOut:
         input_size=record.input_size,
         output_size=record.output_size,
         processing_time_seconds=record.processing_time_seconds,
+        attempts=_attempts(record.job_metadata.get("attempt_history")),
         backends=backends,
         links=job_links(record.id),
     )
+
+
+def _attempts(raw: object) -> list[AttemptOut]:
+    """The attempts stored in ``job_metadata["attempt_history"]`` (none when absent or malformed)."""
+    if not isinstance(raw, list):
+        return []
+    out = []
+    for item in raw:
+        if isinstance(item, dict):
+            try:
+                out.append(AttemptOut.model_validate(item))
+            except ValueError:
+                continue
+    return out

@@ -1,16 +1,19 @@
 """Stage 3, separate: split the full-quality audio into voice and background stems.
 
 A `dubkit.backends.protocols.ResumableSeparator` (``demucs`` is one) keeps a checkpoint after each
-chunk it separates, in the stage's unit cache, so a run killed half way through resumes there.
+chunk it separates, in the stage's unit cache, so a run killed half way through resumes there. A
+`dubkit.backends.protocols.ReportingSeparator` (``demucs`` again) reports as it goes, and a cancelled run
+stops inside the separation, between the model's segments.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from dubkit.backends.binding import BackendBinding
-from dubkit.backends.protocols import ResumableSeparator, Separator
+from dubkit.backends.protocols import ReportingSeparator, ResumableSeparator, Separator
 from dubkit.models.media import Stems
 from dubkit.pipeline.context import StageContext
 from dubkit.pipeline.keys import AUDIO, STEMS
@@ -35,14 +38,19 @@ class SeparateStage(BaseStage[Stems]):
 
     def run(self, ctx: StageContext, inputs: Artifacts) -> Stems:
         """Separate the full-quality track."""
-        ctx.progress(0.0, f"separating with {self.separator.name}")
+        message = f"separating with {self.separator.name}"
+        ctx.progress(0.0, message)
         separator = self.separator.get()
-        if isinstance(separator, ResumableSeparator):
-            # The unit cache outlives a crashed attempt (the stage folder is emptied before each one).
-            checkpoints = ctx.units().directory / "resume"
-            stems = separator.separate_resumably(inputs[AUDIO].full, ctx.work_dir, checkpoints)
+        audio = inputs[AUDIO].full
+        # The unit cache outlives a crashed attempt (the stage folder is emptied before each one).
+        checkpoints = ctx.units().directory / "resume" if isinstance(separator, ResumableSeparator) else None
+        if isinstance(separator, ReportingSeparator):
+            report = ctx.reporter(time.monotonic(), message)
+            stems = separator.separate_reporting(audio, ctx.work_dir, report, checkpoints)
+        elif isinstance(separator, ResumableSeparator) and checkpoints is not None:
+            stems = separator.separate_resumably(audio, ctx.work_dir, checkpoints)
         else:
-            stems = separator.separate(inputs[AUDIO].full, ctx.work_dir)
+            stems = separator.separate(audio, ctx.work_dir)
         ctx.progress(1.0)
         return stems
 

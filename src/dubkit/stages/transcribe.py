@@ -3,7 +3,9 @@
 Long inputs are transcribed in chunks of about `TranscribeStage.chunk_seconds` of the timeline, cut
 between speech regions (so at silences or speaker changes, never inside a region). Each finished
 chunk is a checkpoint in the stage's unit cache: a run killed half way through transcription
-resumes at the first unfinished chunk. When the source language is left to detection, the first
+resumes at the first unfinished chunk. A `dubkit.backends.protocols.ReportingTranscriber` (faster-whisper
+is one) reports inside a chunk as it decodes, and a cancelled run stops there between decoded segments
+rather than at the chunk's end. When the source language is left to detection, the first
 chunk's detected language is used for the rest, so every chunk is transcribed in one language.
 Adjacent lines that repeat one sentence are merged (`merge_repeated_lines`).
 """
@@ -11,13 +13,14 @@ Adjacent lines that repeat one sentence are merged (`merge_repeated_lines`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Collection, Mapping, Sequence
+import time
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any
 
 import attrs
 
 from dubkit.backends.binding import BackendBinding
-from dubkit.backends.protocols import Transcriber, supported_languages
+from dubkit.backends.protocols import ReportingTranscriber, Transcriber, supported_languages
 from dubkit.errors import StageError, UnknownLanguageError
 from dubkit.models.languages import get_language
 from dubkit.models.media import AudioFile
@@ -143,11 +146,14 @@ class TranscribeStage(BaseStage[Transcript]):
         language = ctx.request.source_language
         probability: float | None = None
         segments: list[TranscriptSegment] = []
-        for chunk in ctx.each(chunks, label="chunk", release_memory=True):
+        started, count = time.monotonic(), len(chunks)
+        for index, chunk in enumerate(ctx.each(chunks, label="chunk", release_memory=True)):
             key = stable_hash({**base, "language": language, "regions": [(r.start, r.end) for r in chunk]})
             part = cache.get(key, Transcript)
             if part is None:
-                part = self.transcriber.get().transcribe(audio, chunk, language)
+                label = f"chunk {index + 1}/{count}"
+                report = ctx.reporter(started, label, offset=index / count, share=1 / count)
+                part = self._transcribe(audio, chunk, language, report)
                 cache.put(key, part)
             if language is None:
                 # The first chunk's detection decides the language of the rest.
@@ -156,6 +162,19 @@ class TranscribeStage(BaseStage[Transcript]):
         if language is None:  # pragma: no cover - chunks is never empty here
             raise StageError(self.name, "no chunk was transcribed")
         return Transcript(language=language, segments=tuple(segments), language_probability=probability)
+
+    def _transcribe(
+        self,
+        audio: AudioFile,
+        chunk: Sequence[SpeechRegion],
+        language: str | None,
+        report: Callable[[float], None],
+    ) -> Transcript:
+        """One chunk; a `ReportingTranscriber` gets ``report`` and so stops inside the chunk on a cancel."""
+        transcriber = self.transcriber.get()
+        if isinstance(transcriber, ReportingTranscriber):
+            return transcriber.transcribe_reporting(audio, chunk, language, report)
+        return transcriber.transcribe(audio, chunk, language)
 
     def close(self) -> None:
         """Free the transcriber."""

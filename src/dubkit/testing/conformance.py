@@ -10,6 +10,8 @@ from typing import Any
 from dubkit.backends.protocols import (
     BackendKind,
     ContextualTranslator,
+    ReportingSeparator,
+    ReportingTranscriber,
     SpeechTranslator,
     StreamingVAD,
     TranslationCandidate,
@@ -18,7 +20,7 @@ from dubkit.backends.protocols import (
     synthesizer_voices,
 )
 from dubkit.backends.registry import validate_backend_class
-from dubkit.errors import BackendValidationError
+from dubkit.errors import BackendValidationError, CancelledError
 from dubkit.models.media import AudioFile, Stems
 from dubkit.models.speech import SpeakerTurn, SpeechRegion, Transcript, Voice
 from dubkit.models.translation import TranslationUnit
@@ -68,6 +70,90 @@ def _check_candidates(call: str, out: Sequence[Sequence[object]], asked: Sequenc
         )
 
 
+def _check_fractions(name: str, reported: Sequence[float]) -> None:
+    _require(bool(reported), f"{name}() never reported its progress")
+    _require(
+        list(reported) == sorted(reported) and all(0.0 <= f <= 1.0 for f in reported),
+        f"{name}() progress must rise within 0-1, got {list(reported)}",
+    )
+
+
+def _cancel_at_once(fraction: float) -> None:
+    raise CancelledError("conformance")
+
+
+def _check_cancel_passes(name: str, call: Callable[[Callable[[float], None]], object]) -> None:
+    """A ``progress`` that raises `CancelledError` stops the call, and the error comes through."""
+    try:
+        call(_cancel_at_once)
+    except CancelledError:
+        return
+    raise ConformanceError(f"{name}() must let the CancelledError its progress raised through")
+
+
+def _check_reporting_transcriber(
+    backend: ReportingTranscriber,
+    audio: AudioFile,
+    regions: Sequence[SpeechRegion],
+    language: str,
+    expected: Transcript,
+) -> None:
+    """``transcribe_reporting`` works as ``transcribe``, reports rising fractions, lets a cancel through."""
+    reported: list[float] = []
+    got = backend.transcribe_reporting(audio, regions, language, reported.append)
+    _require(
+        [s.text for s in got.segments] == [s.text for s in expected.segments],
+        "transcribe_reporting() must transcribe as transcribe() does",
+    )
+    _check_fractions("transcribe_reporting", reported)
+    _check_cancel_passes(
+        "transcribe_reporting",
+        lambda progress: backend.transcribe_reporting(audio, regions, language, progress),
+    )
+
+
+def _check_reporting_separator(backend: ReportingSeparator, audio: AudioFile, workdir: Path) -> None:
+    """``separate_reporting`` returns stems, reports rising fractions, lets a cancel through."""
+    reported: list[float] = []
+    stems = backend.separate_reporting(audio, workdir / "reported", reported.append)
+    _require(isinstance(stems, Stems), "separate_reporting() must return Stems")
+    _check_fractions("separate_reporting", reported)
+    _check_cancel_passes(
+        "separate_reporting",
+        lambda progress: backend.separate_reporting(audio, workdir / "cancelled", progress),
+    )
+
+
+def _exercise_translator(backend: Any, audio: AudioFile, language: str, target: str) -> None:
+    texts = ["Hello.", "How are you today?", ""]
+    units = [
+        TranslationUnit("Hello.", after=("How are you today?",), spans=((0.0, 0.8),)),
+        TranslationUnit("How are you today?", before=("Hello.",), spans=((1.0, audio.duration),)),
+    ]
+    if isinstance(backend, SpeechTranslator):  # it may refuse plain texts: it translates the audio
+        _check_candidates(
+            "translate_speech()", backend.translate_speech(audio, units, language, target, 2), units
+        )
+    else:
+        _check_candidates("translate()", backend.translate(texts, language, target, 2), texts)
+    if isinstance(backend, ContextualTranslator):
+        _check_candidates("translate_units()", backend.translate_units(units, language, target, 2), units)
+    pairs = supported_pairs(backend)
+    _require(pairs is None or all(len(p) == 2 for p in pairs), "language_pairs() must give (source, target)")
+
+
+def _exercise_synthesizer(backend: Any, workdir: Path, target: str) -> None:
+    voices = list(synthesizer_voices(backend, target)) or [Voice(id=target, language=target)]
+    _require(all(isinstance(v, Voice) for v in voices), "voices() must return Voice values")
+    out_path = workdir / "clip.wav"
+    clip = backend.synthesize("Hello there.", voices[0], out_path)
+    _require(isinstance(clip, AudioFile), "synthesize() must return an AudioFile")
+    _require(out_path.is_file() and out_path.stat().st_size > 44, "synthesize() must write a WAV to out_path")
+    _require(clip.duration > 0 and clip.sample_rate > 0, "the clip needs a duration and a sample rate")
+    langs = supported_languages(backend)
+    _require(langs is None or target in langs, f"languages() does not include {target!r}")
+
+
 def _exercise(kind: BackendKind, backend: Any, workdir: Path, language: str, target: str) -> None:
     audio = write_tone_wav(workdir / "sample.wav")
     region = [SpeechRegion(0.0, audio.duration)]
@@ -86,43 +172,20 @@ def _exercise(kind: BackendKind, backend: Any, workdir: Path, language: str, tar
             _require(
                 0 <= seg.start <= seg.end <= audio.duration + 0.5, f"segment {seg.id} lies outside the audio"
             )
+        if isinstance(backend, ReportingTranscriber):
+            _check_reporting_transcriber(backend, audio, region, language, transcript)
     elif kind is BackendKind.TRANSLATOR:
-        texts = ["Hello.", "How are you today?", ""]
-        units = [
-            TranslationUnit("Hello.", after=("How are you today?",), spans=((0.0, 0.8),)),
-            TranslationUnit("How are you today?", before=("Hello.",), spans=((1.0, audio.duration),)),
-        ]
-        if isinstance(backend, SpeechTranslator):  # it may refuse plain texts: it translates the audio
-            _check_candidates(
-                "translate_speech()", backend.translate_speech(audio, units, language, target, 2), units
-            )
-        else:
-            _check_candidates("translate()", backend.translate(texts, language, target, 2), texts)
-        if isinstance(backend, ContextualTranslator):
-            _check_candidates("translate_units()", backend.translate_units(units, language, target, 2), units)
-        pairs = supported_pairs(backend)
-        _require(
-            pairs is None or all(len(p) == 2 for p in pairs), "language_pairs() must give (source, target)"
-        )
+        _exercise_translator(backend, audio, language, target)
     elif kind is BackendKind.SYNTHESIZER:
-        voices = list(synthesizer_voices(backend, target)) or [Voice(id=target, language=target)]
-        _require(all(isinstance(v, Voice) for v in voices), "voices() must return Voice values")
-        out_path = workdir / "clip.wav"
-        clip = backend.synthesize("Hello there.", voices[0], out_path)
-        _require(isinstance(clip, AudioFile), "synthesize() must return an AudioFile")
-        _require(
-            out_path.is_file() and out_path.stat().st_size > 44, "synthesize() must write a WAV to out_path"
-        )
-        _require(clip.duration > 0 and clip.sample_rate > 0, "the clip needs a duration and a sample rate")
-        langs = supported_languages(backend)
-        _require(langs is None or target in langs, f"languages() does not include {target!r}")
+        _exercise_synthesizer(backend, workdir, target)
     elif kind is BackendKind.SEPARATOR:
-        stems = backend.separate(
-            write_tone_wav(workdir / "stereo.wav", rate=44100, channels=2), workdir / "stems"
-        )
+        stereo = write_tone_wav(workdir / "stereo.wav", rate=44100, channels=2)
+        stems = backend.separate(stereo, workdir / "stems")
         _require(isinstance(stems, Stems), "separate() must return Stems")
         for stem in (stems.voice, stems.background):
             _require(stem is None or stem.path.is_file(), "stems must exist on disk")
+        if isinstance(backend, ReportingSeparator):
+            _check_reporting_separator(backend, stereo, workdir)
 
 
 def check_backend(
