@@ -23,10 +23,12 @@ import attrs
 
 from dubkit.backends.base import BaseSynthesizer
 from dubkit.backends.program import find_program, run_program
+from dubkit.backends.speakable import has_words
 from dubkit.errors import (
     BackendRuntimeError,
     ConfigError,
     UnknownLanguageError,
+    UnspeakableTextError,
 )
 from dubkit.models.languages import get_language
 from dubkit.models.media import AudioFile
@@ -151,12 +153,15 @@ class EspeakSynthesizer(BaseSynthesizer["EspeakSynthesizer.Options"]):
         """Speak ``text`` with ``voice`` into the WAV file ``out_path`` (written atomically).
 
         Raises:
+            UnspeakableTextError: ``text`` holds no letter or digit (espeak-ng would say nothing).
             ConfigError: ``voice.id`` is not an espeak-ng voice name.
             BackendUnavailableError: espeak-ng is not installed.
             BackendRuntimeError: espeak-ng failed or timed out, or wrote no WAV file.
         """
         if not _VOICE_ID.match(voice.id):
             raise ConfigError(f"{voice.id!r} is not an espeak-ng voice name", field="voice")
+        if not has_words(text):
+            raise UnspeakableTextError(text, voice.language, "empty", kind=_KIND, name=_NAME)
         opts = self.options
         wpm = min(_MAX_WPM, max(_MIN_WPM, round(opts.wpm * voice.rate)))
         args = ["-v", voice.id, "-s", str(wpm)]

@@ -24,11 +24,13 @@ import logging
 from dubkit.backends.protocols import BackendKind, supported_languages
 from dubkit.backends.registry import Registry
 from dubkit.errors import DubkitError, UnknownBackendError, UnknownLanguageError
+from dubkit.models.languages import language_codes
 
 __all__ = [
     "AUTO",
     "FALLBACK_SYNTHESIZER",
     "NATURAL_ORDER",
+    "auto_choices",
     "candidate_synthesizers",
     "choose_synthesizer",
     "speaks",
@@ -107,3 +109,24 @@ def choose_synthesizer(registry: Registry, language: str) -> str:
     if not chain:
         raise UnknownLanguageError(language, [], backend=AUTO)
     return chain[0]
+
+
+def auto_choices(registry: Registry) -> dict[str, list[str]]:
+    """Synthesizer -> the languages (of those dubkit knows) ``auto`` voices with it here, first choices only.
+
+    Raises:
+        UnknownBackendError: none of `NATURAL_ORDER` is available here.
+    """
+    out: dict[str, list[str]] = {}
+    taken: set[str] = set()
+    for name in candidate_synthesizers(registry, AUTO):
+        try:
+            languages = supported_languages(registry.create(BackendKind.SYNTHESIZER, name))
+        except DubkitError as exc:
+            log.warning("synthesizer %r left out: %s", name, exc)
+            continue
+        mine = [c for c in language_codes() if c not in taken and (languages is None or c in languages)]
+        taken.update(mine)
+        if mine:
+            out[name] = mine
+    return out

@@ -125,7 +125,8 @@ class AlternativeOptions:
     Attributes:
         comfort: A line whose clip needs more than this tempo factor to fit before the next line gets
             alternatives (shorter translation candidates, then faster speaking rates).
-        rates: Speaking rates tried, relative to the voice's own.
+        rates: Speaking rates that may be tried, relative to the voice's own: the slowest expected to
+            fit (a clip's length goes as 1 / rate) is voiced, and faster ones only while none fits.
         min_gap: Silence kept before the next line when judging the fit, seconds.
     """
 
@@ -339,7 +340,11 @@ class _LineVoicer:
                 best = min(best, clip, key=lambda c: c.duration)
         if best.duration <= comfort:
             return out
-        for factor in self.options.rates:
+        # A clip's length goes as 1 / rate: start at the first rate expected to fit (the fastest when
+        # none is), so a neural voice does not spend a clip on a rate that cannot be enough.
+        rates = sorted(self.options.rates)
+        start = next((i for i, r in enumerate(rates) if best.duration / r <= comfort), len(rates) - 1)
+        for factor in rates[start:]:
             voice = attrs.evolve(best.voice, rate=round(best.voice.rate * factor, 4))
             clip = self.ctx.attempt(seg.segment_id, partial(voiced, best.text, voice, best.candidate))
             if clip is not None:
