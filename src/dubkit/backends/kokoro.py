@@ -11,6 +11,7 @@ so many speakers get distinct voices. Clips are 24 kHz mono 16-bit WAV.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
@@ -118,6 +119,9 @@ class KokoroSynthesizer(BaseSynthesizer["KokoroSynthesizer.Options"]):
             reason = f"kokoro-onnx cannot start: {exc}"
             raise BackendUnavailableError(_KIND, _NAME, reason, install=_INSTALL) from exc
         _close_npz(kokoro)  # dubkit keeps its own copy of the styles
+        # phonemizer warns on every line whose word count espeak-ng changes (numbers read out, ...):
+        # harmless here (words are not separated), and noise in a dub's log.
+        logging.getLogger("phonemizer").setLevel(logging.ERROR)
         self._styles = styles
         self._kokoro = kokoro
 
