@@ -89,12 +89,13 @@ class VoiceChain:
         return offered or [Voice(id=self.language, language=self.language)]
 
     def _cast(self, index: int) -> dict[str, Voice]:
+        if not self.profiles:
+            return {}
         offered = self._offered(index)
         if len(offered) > 1 and any(p.pitch is not None for p in self.profiles):
             offered = self._with_pitch(index, offered)
         overrides = self._overrides if index == 0 else {}
-        profiles = self.profiles or (SpeakerProfile(speaker="SPEAKER_00"),)
-        return cast_voices(profiles, offered, overrides)
+        return cast_voices(self.profiles, offered, overrides)
 
     def _with_pitch(self, index: int, offered: list[Voice]) -> list[Voice]:
         binding = self.bindings[index]
