@@ -38,6 +38,10 @@ def test_backends_lists_builtins_and_the_plugin_without_importing_them() -> None
     names = {(r["kind"], r["name"]): r for r in rows}
     assert ("transcriber", "faster-whisper") in names
     assert ("separator", "demucs") in names
+    auto = names[("synthesizer", "auto")]  # the default, resolved per target language
+    assert (
+        auto["available"] is True and "the first of kokoro, piper, espeak-ng" in auto["note"]
+    )
     plugin = names[("synthesizer", "sine-voice")]
     assert plugin["distribution"] == "dubkit-sample-plugin" and plugin["version"] == "0.3.1"
     assert names[("vad", "energy")]["available"] is True
@@ -62,7 +66,8 @@ def test_languages_lists_the_pairs_the_installed_backends_dub_and_who_translates
     assert offer["translator"] == "auto"
     pairs = {(p["source"], p["target"]): p for p in offer["pairs"]}
     assert pairs[("en", "es")]["translator"] == "apertium"  # Debian's apertium-eng-spa
-    assert pairs[("en", "es")]["synthesizer"] == "espeak-ng"
+    assert pairs[("en", "es")]["synthesizer"] == "kokoro"  # the most natural installed voice
+    assert pairs[("en", "ca")]["synthesizer"] == "espeak-ng"  # Kokoro does not speak Catalan
     assert ("en", "ja") not in pairs  # nothing installed here translates English into Japanese
     detected = pairs[("auto", "es")]
     assert "en" in detected["sources"] and detected["translator"] is None

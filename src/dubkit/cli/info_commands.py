@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import attrs
 import typer
 from rich.markup import escape
 
+from dubkit._version import __version__
 from dubkit.backends.protocols import BackendKind
 from dubkit.cli import app, console, fail
 from dubkit.cli.output import Column, print_rows
 from dubkit.errors import DubkitError
+
+if TYPE_CHECKING:
+    from dubkit.backends.registry import Registry
 
 __all__ = ["backends", "languages", "probe"]
 
@@ -28,6 +32,8 @@ def backends(
 
     registry = Registry()
     rows: list[dict[str, str | bool]] = []
+    if kind in (None, BackendKind.SYNTHESIZER):
+        rows.append(_auto_row(registry))
     for spec in registry.specs(kind):
         avail = registry.availability(spec)
         note = spec.description if avail.available else f"{avail.reason}; install: {avail.install or '?'}"
@@ -50,6 +56,31 @@ def backends(
         Column("note", fold=True),
     ]
     print_rows(console, rows, columns, as_json=as_json)
+
+
+def _auto_row(registry: Registry) -> dict[str, str | bool]:
+    """The ``auto`` synthesizer (the default), without importing any backend.
+
+    Which synthesizer it picks for a language depends on the languages each speaks, which only their
+    modules know: `dubkit languages` shows the pick per pair.
+    """
+    from dubkit.backends.synthesizer_choice import AUTO, candidate_synthesizers
+
+    row: dict[str, str | bool] = {
+        "kind": "synthesizer",
+        "name": AUTO,
+        "distribution": "dubkit",
+        "version": __version__,
+    }
+    try:
+        order = candidate_synthesizers(registry, AUTO)
+    except DubkitError as exc:
+        return {**row, "available": False, "note": exc.message}
+    note = (
+        "the default: the most natural installed voice per target language, the first of "
+        f"{', '.join(order)} that speaks it (dubkit languages shows the pick per pair)"
+    )
+    return {**row, "available": True, "note": note}
 
 
 @app.command()

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import attrs
 
-from dubkit.errors import BackendRuntimeError, StageError
+from dubkit.errors import BackendRuntimeError, StageError, UnspeakableTextError
 from dubkit.models.speech import SegmentIssue
 from dubkit.pipeline.cache import UnitCache
 from dubkit.pipeline.memory import release_free_memory
@@ -137,7 +137,8 @@ class StageContext:
     def attempt(self, unit: str, work: Callable[[], U], *, final: bool = True) -> U | None:
         """Run one unit of work with retries; a unit that still fails is recorded in `issues`.
 
-        In strict mode the failure stops the stage instead.
+        In strict mode the failure stops the stage instead. Text no voice can say
+        (`dubkit.errors.UnspeakableTextError`) is not retried: it would fail again.
 
         Args:
             unit: What the work is (a segment id), for the record.
@@ -156,6 +157,8 @@ class StageContext:
             except (BackendRuntimeError, OSError, RuntimeError, ValueError) as exc:
                 last = exc
                 logger.warning("%s: %s failed (attempt %d): %s", self.stage, unit, attempt + 1, exc)
+                if isinstance(exc, UnspeakableTextError):
+                    break
         message = f"{type(last).__name__}: {last}"
         if not final:
             return None

@@ -17,6 +17,7 @@ import attrs
 from dubkit.backends.binding import BackendBinding
 from dubkit.backends.protocols import BackendKind, supported_languages
 from dubkit.backends.registry import Registry
+from dubkit.backends.synthesizer_choice import candidate_synthesizers
 from dubkit.backends.translator_choice import AUTO
 from dubkit.errors import BackendError, ConfigError, UnknownLanguageError, UnsupportedLanguagePairError
 from dubkit.models.languages import get_language, language_codes
@@ -199,14 +200,12 @@ def language_offer(config: PipelineConfig | None = None, registry: Registry | No
 
 
 def _synthesizers(registry: Registry, config: PipelineConfig) -> list[str]:
-    """The synthesizers a dub may use: the one configured (with ``auto``: every one available here)."""
-    if config.synthesizer != AUTO:
-        return [config.synthesizer]
-    return [
-        spec.name
-        for spec in registry.specs(BackendKind.SYNTHESIZER)
-        if spec.builtin and registry.availability(spec).available
-    ]
+    """The synthesizers a dub may use, first choice first: what the synthesize stage would try.
+
+    With ``auto``: the available ones of `dubkit.backends.synthesizer_choice.NATURAL_ORDER`; a named
+    one comes with espeak-ng after it.
+    """
+    return list(candidate_synthesizers(registry, config.synthesizer))
 
 
 def language_name(code: str) -> str:

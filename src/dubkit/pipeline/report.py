@@ -22,8 +22,16 @@ from dubkit.models.project import (
     SegmentQuality,
     SegmentTiming,
     SourceMedia,
+    SynthesisQuality,
 )
-from dubkit.models.speech import ClipTiming, TranslatedSentence, Translation, TranslationFallback
+from dubkit.models.speech import (
+    ClipTiming,
+    Synthesis,
+    TranslatedSentence,
+    Translation,
+    TranslationFallback,
+    Voice,
+)
 from dubkit.models.text import join_pieces
 from dubkit.pipeline.keys import DUBBED, MEDIA, OUTPUT, REVIEW, SYNTHESIS, TIMING, TRANSCRIPT, TRANSLATION
 from dubkit.pipeline.stage import Artifacts, RunRequest
@@ -58,8 +66,9 @@ def _quality(
     back_wer: float | None,
     *,
     fallback: TranslationFallback = TranslationFallback.NONE,
+    fell_back: bool = False,
 ) -> SegmentQuality:
-    flags: list[str] = []
+    flags: list[str] = ["voice_fallback"] if fell_back else []
     if fallback in _FALLBACK_FLAGS:
         flags.append(_FALLBACK_FLAGS[fallback])
     if untranslated:
@@ -83,6 +92,30 @@ def _quality(
         untranslated_words=list(untranslated),
         back_wer=back_wer,
         flags=flags,
+    )
+
+
+def _project_voice(voice: Voice) -> ProjectVoice:
+    return ProjectVoice(
+        id=voice.id,
+        language=voice.language,
+        rate=voice.rate,
+        label=voice.label,
+        gender=voice.gender,
+        pitch=voice.pitch,
+    )
+
+
+def _synthesis_quality(synthesis: Synthesis | None) -> SynthesisQuality | None:
+    if synthesis is None or not synthesis.synthesizer:
+        return None
+    speech = synthesis.voiced_seconds
+    return SynthesisQuality(
+        synthesizer=synthesis.synthesizer,
+        cpu_seconds=synthesis.cpu_seconds,
+        speech_seconds=speech,
+        cpu_per_speech_second=round(synthesis.cpu_seconds / speech, 3) if speech > 0 else None,
+        fallback_segments=list(dict.fromkeys(issue.segment_id for issue in synthesis.fallbacks)),
     )
 
 
@@ -111,6 +144,7 @@ def build_project(
     timings = plan.by_id() if plan else {}
     clips = {c.segment_id: c for c in synthesis.clips} if synthesis else {}
     voices = synthesis.voice_map() if synthesis else {}
+    fallbacks = {issue.segment_id for issue in synthesis.fallbacks} if synthesis else set()
     failures: dict[str, str] = {}
     for report in reports:
         for issue in report.issues:
@@ -160,6 +194,7 @@ def build_project(
                     tr.untranslated if tr else (),
                     reviews[seg.id].wer if seg.id in reviews else None,
                     fallback=unit.fallback if unit else TranslationFallback.NONE,
+                    fell_back=seg.id in fallbacks,
                 ),
                 status="failed" if failed else "ok",
                 error=failures.get(seg.id),
@@ -187,6 +222,8 @@ def build_project(
     kept = sum(1 for s in sentences if s.fallback == "source")
     if kept:
         notes.append(f"{kept} sentence(s) kept source text the translator failed on: review them")
+    if synthesis is not None:
+        notes += [f"{issue.segment_id}: {issue.message}" for issue in synthesis.fallbacks]
     quality = JobQuality(
         loudness_lufs=dubbed.loudness_lufs if dubbed else None,
         stage_seconds=stage_seconds,
@@ -195,13 +232,15 @@ def build_project(
         + [s.id for s in sentences if s.layout == "joined" and s.quality.flags],
         failed_segments=[s.id for s in segments if s.status == "failed"],
         notes=notes,
+        synthesis=_synthesis_quality(synthesis),
     )
+    profiles = {p.speaker: p for p in synthesis.profiles} if synthesis else {}
     speakers = [
         ProjectSpeaker(
             id=spk,
-            voice=ProjectVoice(id=v.id, language=v.language, rate=v.rate, label=v.label)
-            if (v := voices.get(spk))
-            else None,
+            voice=_project_voice(v) if (v := voices.get(spk)) else None,
+            pitch=profile.pitch if (profile := profiles.get(spk)) else None,
+            speech_seconds=profile.seconds if profile else None,
         )
         for spk in (transcript.speakers if transcript else ())
     ]
