@@ -13,10 +13,11 @@ background is the original, bit for bit up to the stem's sample format: music an
 kept whole between lines.
 
 Each channel has its own network state (stereo dialogue panned off-centre is followed); channels run
-on ``threads`` threads at once (the runtime runs without the GIL). The track is read and written in
-blocks of ``block_seconds``: memory stays bounded whatever its length. A track at another rate than
-48 kHz is resampled by ffmpeg once (to a temp file next to the stems), and the stems are written at
-48 kHz (the mix resamples the background to the track's rate).
+on ``threads`` threads at once (the runtime runs without the GIL). A track whose channels are all the
+same (mono made stereo, common in lectures and calls) is separated once, at the cost of one channel.
+The track is read and written in blocks of ``block_seconds``: memory stays bounded whatever its
+length. A track at another rate than 48 kHz is resampled by ffmpeg once (to a temp file next to the
+stems), and the stems are written at 48 kHz (the mix resamples them to the track's rate).
 
 Cost: about 0.06-0.15 CPU-seconds per second of audio and channel on a laptop-class core.
 """
@@ -275,8 +276,9 @@ class DeepFilterSeparator(BaseSeparator["DeepFilterSeparator.Options"]):
     def _separate(self, src: WavReader, out_dir: Path, *, float32: bool) -> Stems:
         assert self._runtime is not None and self._model is not None
         runtime, model = self._runtime, self._model
+        distinct = src.channels if src.channels == 1 or not _same_channels(src, self._block(src)) else 1
         channels = [
-            _Channel(runtime, model, self._hop, self.options.post_filter_beta) for _ in range(src.channels)
+            _Channel(runtime, model, self._hop, self.options.post_filter_beta) for _ in range(distinct)
         ]
         voice, background = (
             WavWriter(out_dir / f"{stem}.wav", MODEL_RATE, src.channels, float32=float32)
@@ -298,12 +300,19 @@ class DeepFilterSeparator(BaseSeparator["DeepFilterSeparator.Options"]):
         log.info("deepfilter: %.1f s x %d channels separated", src.duration, src.channels)
         return Stems(voice=voice.close(), background=background.close())
 
+    def _block(self, src: WavReader) -> int:
+        return self._hop * max(1, round(self.options.block_seconds * src.sample_rate / self._hop))
+
     def _aligned(
         self, src: WavReader, channels: list[_Channel], pool: concurrent.futures.Executor
     ) -> Iterator[tuple[F32, F32]]:
-        """``(input, voice)`` blocks, (channels, frames) each, the voice moved back by the model's delay."""
+        """``(input, voice)`` blocks, (channels, frames) each, the voice moved back by the model's delay.
+
+        With fewer network states than channels (all channels the same), the first channel is
+        separated and its voice stands for every channel.
+        """
         hop, delay = self._hop, self._delay
-        block = hop * max(1, round(self.options.block_seconds * MODEL_RATE / hop))
+        block = self._block(src)
         skip = delay
         pending = np.zeros((src.channels, 0), dtype=np.float32)
         position = 0
@@ -323,6 +332,8 @@ class DeepFilterSeparator(BaseSeparator["DeepFilterSeparator.Options"]):
             except (OSError, ValueError) as exc:
                 raise BackendRuntimeError(f"DeepFilterNet failed: {exc}", kind=_KIND, name=_NAME) from exc
             kept = np.stack(outputs)
+            if len(channels) < src.channels:
+                kept = np.repeat(kept, src.channels, axis=0)
             if skip:
                 cut = min(skip, kept.shape[1])
                 kept, skip = kept[:, cut:], skip - cut
@@ -331,6 +342,15 @@ class DeepFilterSeparator(BaseSeparator["DeepFilterSeparator.Options"]):
             if count:
                 yield pending[:, :count], np.ascontiguousarray(kept[:, :count])
                 pending = pending[:, count:]
+
+
+def _same_channels(src: WavReader, block: int) -> bool:
+    """Whether every channel of ``src`` holds the same samples (read block by block)."""
+    for position in range(0, src.frames, block):
+        data = src.read(position, block)
+        if not np.array_equal(data, np.broadcast_to(data[:1], data.shape)):
+            return False
+    return True
 
 
 def _resampled(path: Path, out: Path) -> WavReader:
