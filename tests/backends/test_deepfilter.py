@@ -191,7 +191,7 @@ def test_other_rates_are_resampled_and_reruns_give_the_same_bytes(separator, tmp
     assert first.voice.path.read_bytes() == second.voice.path.read_bytes()
     assert first.background.path.read_bytes() == second.background.path.read_bytes()
     assert not (tmp_path / "a" / ".input-48k.wav").exists()
-    # The same audio on both channels of a stereo file is separated once: each channel gets the mono stems.
+    # The same audio on both channels is separated once (their mean): each channel gets the mono stems.
     mono = np.stack([voice + music(len(voice), rate)], axis=1)
     dual = separator.separate(
         write_wav(tmp_path / "dual.wav", np.repeat(mono, 2, axis=1), rate), tmp_path / "c"

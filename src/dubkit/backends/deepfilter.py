@@ -13,8 +13,10 @@ background is the original, bit for bit up to the stem's sample format: music an
 kept whole between lines.
 
 Each channel has its own network state (stereo dialogue panned off-centre is followed); channels run
-on ``threads`` threads at once (the runtime runs without the GIL). A track whose channels are all the
-same (mono made stereo, common in lectures and calls) is separated once, at the cost of one channel.
+on ``threads`` threads at once (the runtime runs without the GIL). A track whose channels are all but
+the same (mono made stereo, common in lectures and calls: what differs between them is 40 dB or more
+under what they share, as after AAC coding) is separated once, at the cost of one channel: the voice
+of the channels' mean stands for every channel.
 The track is read and written in blocks of ``block_seconds``: memory stays bounded whatever its
 length. A track at another rate than 48 kHz is resampled by ffmpeg once (to a temp file next to the
 stems), and the stems are written at 48 kHz (the mix resamples them to the track's rate).
@@ -276,7 +278,7 @@ class DeepFilterSeparator(BaseSeparator["DeepFilterSeparator.Options"]):
     def _separate(self, src: WavReader, out_dir: Path, *, float32: bool) -> Stems:
         assert self._runtime is not None and self._model is not None
         runtime, model = self._runtime, self._model
-        distinct = src.channels if src.channels == 1 or not _same_channels(src, self._block(src)) else 1
+        distinct = 1 if src.channels == 1 or _nearly_mono(src, self._block(src)) else src.channels
         channels = [
             _Channel(runtime, model, self._hop, self.options.post_filter_beta) for _ in range(distinct)
         ]
@@ -308,7 +310,7 @@ class DeepFilterSeparator(BaseSeparator["DeepFilterSeparator.Options"]):
     ) -> Iterator[tuple[F32, F32]]:
         """``(input, voice)`` blocks, (channels, frames) each, the voice moved back by the model's delay.
 
-        With fewer network states than channels (all channels the same), the first channel is
+        With fewer network states than channels (all channels all but the same), the channels' mean is
         separated and its voice stands for every channel.
         """
         hop, delay = self._hop, self._delay
@@ -327,6 +329,8 @@ class DeepFilterSeparator(BaseSeparator["DeepFilterSeparator.Options"]):
                 fed, flush = flush, 0
             padded = np.zeros((src.channels, fed), dtype=np.float32)
             padded[:, : data.shape[1]] = data
+            if len(channels) < src.channels:
+                padded = np.ascontiguousarray(padded.mean(axis=0, keepdims=True, dtype=np.float32))
             try:
                 outputs = list(pool.map(_Channel.process, channels, padded))
             except (OSError, ValueError) as exc:
@@ -344,13 +348,15 @@ class DeepFilterSeparator(BaseSeparator["DeepFilterSeparator.Options"]):
                 pending = pending[:, count:]
 
 
-def _same_channels(src: WavReader, block: int) -> bool:
-    """Whether every channel of ``src`` holds the same samples (read block by block)."""
+def _nearly_mono(src: WavReader, block: int, margin_db: float = 40.0) -> bool:
+    """Whether what differs between the channels of ``src`` is ``margin_db`` or more under their mean."""
+    shared = differing = 0.0
     for position in range(0, src.frames, block):
-        data = src.read(position, block)
-        if not np.array_equal(data, np.broadcast_to(data[:1], data.shape)):
-            return False
-    return True
+        data = src.read(position, block).astype(np.float64)
+        mean = data.mean(axis=0)
+        shared += float(np.square(mean).sum()) * src.channels
+        differing += float(np.square(data - mean).sum())
+    return differing <= shared * 10 ** (-margin_db / 10)
 
 
 def _resampled(path: Path, out: Path) -> WavReader:
