@@ -16,6 +16,8 @@ For every dub:
   (dubkit's faster-whisper backend, in a pass of its own, not dubkit's review), over the spans
   where clips were placed, in the target language; the word error rate is against the text dubkit
   says it spoke there (the clips' texts), after lower-casing and dropping punctuation.
+  ``back_wer_dub_alone`` (``--dub-alone-on``): the same pass over the clips at their places over
+  silence, the voices' own intelligibility without the bed.
 - per speaker (as diarized): the median F0 of the speaker's source lines and of their dub clips,
   and whether they fall on the same side of 165 Hz; the speaker's true sex (from the recording).
 - voices distinct: Resemblyzer embeddings of each speaker's dub clips; the cosine between two
@@ -45,6 +47,7 @@ import sys
 import tempfile
 import time
 import unicodedata
+import wave
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -135,30 +138,32 @@ def cosine(a: F32, b: F32) -> float:
 
 def back_transcription(
     transcriber: FasterWhisperTranscriber,
-    dubbed: Path,
+    dubbed: Path | None,
     placed: Sequence[tuple[float, float, Clip]],
     language: str,
 ) -> dict[str, Any]:
-    """Whisper base on the dubbed track over the placed clips' spans; WER against the clips' texts."""
+    """Whisper base on the dubbed track over the placed clips' spans; WER against the clips' texts.
+
+    ``dubbed=None`` hears the dub alone: the clips at their places over silence (the voices' own
+    intelligibility, without the bed).
+    """
     with tempfile.TemporaryDirectory() as tmp:
         track = Path(tmp) / "dub16k.wav"
-        subprocess.run(
-            [
-                "ffmpeg",
-                "-nostdin",
-                "-v",
-                "error",
-                "-i",
-                str(dubbed),
-                "-ac",
-                "1",
-                "-ar",
-                str(RATE),
-                str(track),
-            ],
-            check=True,
-        )
-        duration = len(read_mono(track, RATE)) / RATE
+        if dubbed is not None:
+            command = ["ffmpeg", "-nostdin", "-v", "error", "-i", str(dubbed), "-ac", "1", "-ar", str(RATE)]
+            subprocess.run([*command, str(track)], check=True)
+            samples = read_mono(track, RATE)
+        else:
+            clips = [(start, read_mono(clip.path, RATE)) for start, _, clip in placed]
+            samples = np.zeros(max(round(s * RATE) + len(a) for s, a in clips) + RATE, np.float32)
+            for start, audio in clips:
+                samples[round(start * RATE) : round(start * RATE) + len(audio)] += audio
+            with wave.open(str(track), "wb") as handle:
+                handle.setnchannels(1)
+                handle.setsampwidth(2)
+                handle.setframerate(RATE)
+                handle.writeframes((np.clip(samples, -1, 1) * 32767).round().astype("<i2").tobytes())
+        duration = len(samples) / RATE
         regions: list[SpeechRegion] = []
         for placed_start, placed_end, _ in placed:
             start, end = max(0.0, placed_start - 0.15), min(duration, placed_end + 0.25)
@@ -273,6 +278,7 @@ def load_watch() -> Iterator[list[float]]:
 def run(args: argparse.Namespace) -> dict[str, Any]:
     figures: dict[str, Any] = {"runs": [], "notes": []}
     synthesis_cost: dict[tuple[str, str, str], float] = {}  # the first run's, reused where it was cached
+    dub_alone: dict[tuple[str, str, str], float] = {}  # WER of the clips over silence (no bed)
     transcriber = FasterWhisperTranscriber(FasterWhisperTranscriber.Options(condition_on_previous_text=False))
     transcriber.load()
     embed = Embedder()
@@ -356,6 +362,11 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                     transcriber, result.artifacts[DUBBED].track.path, placed, target
                                 )
                             )
+                            alone_key = (material, target, synthesizer)
+                            if material in args.dub_alone_on and alone_key not in dub_alone:
+                                heard = back_transcription(transcriber, None, placed, target)
+                                dub_alone[alone_key] = heard["back_wer"]
+                            entry["back_wer_dub_alone"] = dub_alone.get(alone_key)
                             entry.update(speakers_report(result, placed, truth, embed))
                             goal = TARGETS.get(target, {}).get(material)
                             if goal is not None:
@@ -388,6 +399,12 @@ def main() -> None:
     )
     parser.add_argument("--compare-separators-on", default="real", type=lambda s: s.split(","))
     parser.add_argument(
+        "--dub-alone-on",
+        default="real",
+        type=lambda s: s.split(","),
+        help="materials whose dub is also heard without its bed (the clips over silence)",
+    )
+    parser.add_argument(
         "--background-db", type=float, default=-12.0, help="music+noise against the real speech"
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
@@ -395,7 +412,15 @@ def main() -> None:
     figures = run(args)
     args.out.parent.mkdir(exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
-    keys = ("material", "target", "synthesizer", "separator", "back_wer", "voices_distinct")
+    keys = (
+        "material",
+        "target",
+        "synthesizer",
+        "separator",
+        "back_wer",
+        "back_wer_dub_alone",
+        "voices_distinct",
+    )
     keys += ("all_same_side_of_165_hz", "synthesis_seconds_per_speech_second", "error")
     summary = [{k: r.get(k) for k in keys} for r in figures["runs"]]
     print(json.dumps(summary, indent=1))
