@@ -408,8 +408,21 @@ def main() -> None:
         "--background-db", type=float, default=-12.0, help="music+noise against the real speech"
     )
     parser.add_argument("--out", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="keep the runs of the other materials already in --out (run the materials one at a time)",
+    )
     args = parser.parse_args()
     figures = run(args)
+    if args.merge and args.out.is_file():
+        earlier = json.loads(args.out.read_text())
+        kept = [r for r in earlier.get("runs", []) if r.get("material") not in args.materials]
+        figures["runs"] = kept + figures["runs"]
+        figures["notes"] = earlier.get("notes", []) + figures["notes"]
+        figures["command"] = f"{earlier.get('command', '')}; then {figures['command']}"
+        for key, value in earlier.items():
+            figures.setdefault(key, value)
     args.out.parent.mkdir(exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
     keys = (
