@@ -9,6 +9,7 @@ into Spanish and English:
   (pocketsphinx-testdata's LibriVox lines) and a female telephone voice (Asterisk's prompts) taking
   turns over generated music and noise (``--background-db`` under the speech), with the packages'
   own transcripts.
+- ``call``: ``real`` followed by pyannote.audio's sample phone call (two more women): four speakers.
 
 For every dub:
 
@@ -72,7 +73,7 @@ RESULTS = Path(__file__).parent / "results" / "voices.json"
 F32 = npt.NDArray[np.float32]
 PITCH_SPLIT_HZ = 165.0
 RATE = 16000
-TARGETS = {"es": {"lecture": 0.12, "real": 0.20}}
+TARGETS = {"es": {"lecture": 0.12, "real": 0.20, "call": 0.20}}
 
 
 # --- text and audio measures ------------------------------------------------------------------------
@@ -294,14 +295,18 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                 for ln in sample.lines
             ]
             materials["lecture"] = (sample.path, truth, sample.duration)
-        if "real" in args.materials:
+        for name in ("real", "call"):
+            if name not in args.materials:
+                continue
             missing = missing_packages()
             if missing:
-                figures["notes"].append(f"real material skipped; install: {'; '.join(missing)}")
+                figures["notes"].append(f"{name} material skipped; install: {'; '.join(missing)}")
             else:
-                video = make_real_video(folder / "real.mp4", background_db=args.background_db)
-                materials["real"] = (video.path, video.lines, video.duration)
-                figures["real_material"] = {
+                video = make_real_video(
+                    folder / f"{name}.mp4", background_db=args.background_db, call=name == "call"
+                )
+                materials[name] = (video.path, video.lines, video.duration)
+                figures[f"{name}_material"] = {
                     "seconds": round(video.duration, 1),
                     "background_db": args.background_db,
                     "lines": [

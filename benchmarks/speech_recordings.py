@@ -10,7 +10,7 @@ No media is committed: every recording comes from a package installed from a reg
   female), with the package's own transcript (``sample.stm``).
 
 `make_real_video` interleaves the reader and the prompts (male, female, male, ...) over generated music
-and noise into a short video with ffmpeg.
+and noise into a short video with ffmpeg; with ``call=True`` the phone call follows (four speakers).
 """
 
 from __future__ import annotations
@@ -217,6 +217,7 @@ def make_real_video(
     pause: float = 0.8,
     lead: float = 1.0,
     speech_dbfs: float = -23.0,
+    call: bool = False,
 ) -> RealVideo:
     """A short video of real speech: the audiobook reader and the phone prompts taking turns.
 
@@ -227,6 +228,7 @@ def make_real_video(
         pause: Seconds between lines.
         lead: Seconds before the first line.
         speech_dbfs: RMS level every line is brought to.
+        call: Add pyannote.audio's sample call (two women) after the lines.
     """
     rate = 44100
     reader, prompts = librivox_lines(), allison_prompts()
@@ -243,6 +245,16 @@ def make_real_video(
         )
         pieces += [speech, np.zeros(round(pause * rate), np.float32)]
         cursor = end + pause
+    if call:
+        call_path, call_lines = pyannote_call()
+        audio = read_mono(call_path, rate)
+        spoken = np.concatenate([audio[round(s * rate) : round(e * rate)] for s, e, _, _ in call_lines])
+        audio *= 10 ** (speech_dbfs / 20) / max(1e-9, float(np.sqrt(np.mean(spoken**2))))
+        for start, end, speaker, text in call_lines:
+            lines.append(
+                VideoLine(cursor + start, cursor + end, speaker.lower(), "f", text, "pyannote.audio")
+            )
+        pieces += [audio, np.zeros(round(pause * rate), np.float32)]
     track = np.concatenate(pieces)
     if background_db is not None:
         track = track + music_bed(len(track), rate) * 10 ** ((speech_dbfs + background_db) / 20)
