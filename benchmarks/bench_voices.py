@@ -276,7 +276,26 @@ def load_watch() -> Iterator[list[float]]:
 # --- the run ----------------------------------------------------------------------------------------
 
 
-def run(args: argparse.Namespace) -> dict[str, Any]:
+def run_key(run: dict[str, Any]) -> tuple[Any, ...]:
+    return tuple(run.get(k) for k in ("material", "target", "synthesizer", "separator"))
+
+
+def save(args: argparse.Namespace, figures: dict[str, Any], earlier: dict[str, Any] | None) -> None:
+    """Write the results so far (after every dub), merged with ``earlier`` runs of other settings."""
+    out = dict(figures)
+    out["command"] = " ".join(["benchmarks/bench_voices.py", *sys.argv[1:]])
+    if earlier is not None:
+        done = {run_key(r) for r in figures["runs"]}
+        out["runs"] = [r for r in earlier.get("runs", []) if run_key(r) not in done] + figures["runs"]
+        out["notes"] = earlier.get("notes", []) + figures["notes"]
+        out["command"] = f"{earlier.get('command', '')}; then {out['command']}"
+        for key, value in earlier.items():
+            out.setdefault(key, value)
+    args.out.parent.mkdir(exist_ok=True)
+    args.out.write_text(json.dumps(out, indent=2, ensure_ascii=False) + "\n")
+
+
+def run(args: argparse.Namespace, earlier: dict[str, Any] | None = None) -> dict[str, Any]:
     figures: dict[str, Any] = {"runs": [], "notes": []}
     synthesis_cost: dict[tuple[str, str, str], float] = {}  # the first run's, reused where it was cached
     dub_alone: dict[tuple[str, str, str], float] = {}  # WER of the clips over silence (no bed)
@@ -345,6 +364,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                             except Exception as exc:
                                 entry["error"] = f"{type(exc).__name__}: {exc}"
                                 figures["runs"].append(entry)
+                                save(args, figures, earlier)
                                 print(json.dumps(entry), flush=True)
                                 continue
                             placed = placed_clips(result)
@@ -379,12 +399,13 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
                                 entry["target_met"] = entry["back_wer"] <= goal
                         entry["load_average"] = load
                         figures["runs"].append(entry)
+                        save(args, figures, earlier)
                         print(json.dumps({k: v for k, v in entry.items() if k != "speakers"}), flush=True)
     figures["peak_rss_mb_of_benchmark_process"] = round(
         resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     )
     figures["machine"] = {"cpus": os.cpu_count()}
-    figures["command"] = " ".join(["benchmarks/bench_voices.py", *sys.argv[1:]])
+    save(args, figures, earlier)
     return figures
 
 
@@ -416,20 +437,11 @@ def main() -> None:
     parser.add_argument(
         "--merge",
         action="store_true",
-        help="keep the runs of the other materials already in --out (run the materials one at a time)",
+        help="keep the runs of other settings already in --out (run the materials one at a time)",
     )
     args = parser.parse_args()
-    figures = run(args)
-    if args.merge and args.out.is_file():
-        earlier = json.loads(args.out.read_text())
-        kept = [r for r in earlier.get("runs", []) if r.get("material") not in args.materials]
-        figures["runs"] = kept + figures["runs"]
-        figures["notes"] = earlier.get("notes", []) + figures["notes"]
-        figures["command"] = f"{earlier.get('command', '')}; then {figures['command']}"
-        for key, value in earlier.items():
-            figures.setdefault(key, value)
-    args.out.parent.mkdir(exist_ok=True)
-    args.out.write_text(json.dumps(figures, indent=2, ensure_ascii=False) + "\n")
+    earlier = json.loads(args.out.read_text()) if args.merge and args.out.is_file() else None
+    figures = run(args, earlier)
     keys = (
         "material",
         "target",
