@@ -64,19 +64,33 @@ def test_blocks_are_whole_aac_frames() -> None:
     assert block_bounds(10, 4) == [(0, 4), (4, 8), (8, 10)]
 
 
+@pytest.mark.parametrize("separated", [False, True], ids=["ducked", "voice-stem"])
 def test_an_edit_renders_only_the_blocks_it_reaches(
     tmp_path: Path,
     long_bed: AudioFile,
     ffmpeg: FFmpeg,
     sine_wav: Callable[..., Path],
     counted_renders: list[int],
+    separated: bool,
 ) -> None:
+    stems: dict[str, AudioFile] = {}
+    if separated:  # a voice stem (brown noise at 48 kHz: resampled to the track's rate) and a background
+        voice = ffmpeg_make(
+            tmp_path / "voice.wav", "-f", "lavfi", "-i", "anoisesrc=d=100:c=brown:r=48000:a=0.02", "-ac", "2"
+        )
+        stems = {"background": long_bed, "voice": read_wav_info(voice)}
     starts = [2.0, 20.0, 45.0, 70.0, 95.0]
     clips = [_clip(f"s{i}", sine_wav(f"s{i}.wav", 500 + 200 * i, 1.5)) for i in range(len(starts))]
     plan = TimingPlan(tuple(ClipTiming(f"s{i}", start=t, end=t + 1.5) for i, t in enumerate(starts)))
     cache = tmp_path / "cache"
     first = mix(
-        plan, clips, original=long_bed, out_path=tmp_path / "a" / "dub.wav", ffmpeg=ffmpeg, cache_dir=cache
+        plan,
+        clips,
+        original=long_bed,
+        out_path=tmp_path / "a" / "dub.wav",
+        ffmpeg=ffmpeg,
+        cache_dir=cache,
+        **stems,
     )
     blocks = len(block_bounds(round(long_bed.duration * RATE), block_frames(RATE)))
     assert sorted(counted_renders) == list(range(blocks)) == [0, 1, 2, 3]
@@ -85,7 +99,13 @@ def test_an_edit_renders_only_the_blocks_it_reaches(
     counted_renders.clear()
     edited = [*clips[:2], _clip("s2", sine_wav("edited.wav", 3000, 1.2)), *clips[3:]]
     remixed = mix(
-        plan, edited, original=long_bed, out_path=tmp_path / "b" / "dub.wav", ffmpeg=ffmpeg, cache_dir=cache
+        plan,
+        edited,
+        original=long_bed,
+        out_path=tmp_path / "b" / "dub.wav",
+        ffmpeg=ffmpeg,
+        cache_dir=cache,
+        **stems,
     )
     assert counted_renders == [1]
 
@@ -98,6 +118,7 @@ def test_an_edit_renders_only_the_blocks_it_reaches(
         out_path=tmp_path / "c" / "dub.wav",
         ffmpeg=ffmpeg,
         cache_dir=tmp_path / "fresh",
+        **stems,
     )
     assert len(counted_renders) == blocks
     assert remixed.track.path.read_bytes() == full.track.path.read_bytes()

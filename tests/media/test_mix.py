@@ -14,6 +14,7 @@ import pytest
 
 from dubkit.errors import ConfigError
 from dubkit.media import FFmpeg, MixOptions, measure_loudness, mix, read_wav_info
+from dubkit.media.mix import DuckingOptions
 from dubkit.models.media import AudioFile
 from dubkit.models.speech import Clip, ClipTiming, TimingPlan, Voice
 
@@ -144,6 +145,56 @@ def test_original_is_ducked_under_the_dub(
     assert 10 ** (-16 / 20) < ducked < 10 ** (-8 / 20)  # about 12 dB down while the dub plays
     kept = _ducking_ratio(tone, tone, tmp_path, ffmpeg, sine_wav, tone_level)
     assert kept == pytest.approx(1.0, abs=0.1)  # a separated background plays on untouched
+
+
+def test_a_separated_voice_is_taken_out_under_the_dub_and_the_rest_plays_on(
+    tmp_path: Path,
+    ffmpeg: FFmpeg,
+    make_media: Callable[..., Path],
+    sine_wav: Callable[..., Path],
+    tone_level: Callable[..., float],
+) -> None:
+    def tones(name: str, *freqs: int) -> AudioFile:
+        sources = [a for f in freqs for a in ("-f", "lavfi", "-i", f"sine=f={f}:d=6:r=48000")]
+        mixed = f"amix=inputs={len(freqs)}:normalize=0" if len(freqs) > 1 else "anull"
+        return read_wav_info(
+            make_media(tmp_path / name, *sources, "-filter_complex", mixed, "-ac", "2", "-c:a", "pcm_s16le")
+        )
+
+    # The original is a "voice" at 200 Hz over "music" at 700 Hz; the stems are the two parts.
+    original, voice, background = tones("original.wav", 200, 700), tones("v.wav", 200), tones("b.wav", 700)
+    clip = _clip("a", sine_wav("a.wav", 3000, 1.5))
+    options = MixOptions(ducking=DuckingOptions(voice_depth_db=30.0, background_depth_db=6.0))
+    out = mix(
+        TimingPlan((ClipTiming("a", start=2.0, end=3.5),)),
+        [clip],
+        original=original,
+        background=background,
+        voice=voice,
+        out_path=tmp_path / "dub.wav",
+        options=options,
+        ffmpeg=ffmpeg,
+    ).track.path
+
+    def drop_db(freq: int) -> float:
+        return 20 * math.log10(tone_level(out, freq, 2.4, 3.4) / tone_level(out, freq, 4.5, 5.5))
+
+    assert drop_db(200) < -25.0  # the original voice is gone under the dub
+    assert drop_db(700) == pytest.approx(-6.0, abs=1.0)  # the music goes down by the background's depth
+    # Between lines the bed is the original as it was: both parts at their own levels.
+    for start in (0.5, 4.5):
+        ratio = tone_level(out, 200, start, start + 1) / tone_level(out, 700, start, start + 1)
+        assert ratio == pytest.approx(1.0, abs=0.02)
+    # Without a voice stem the background alone is the bed, as before.
+    alone = mix(
+        TimingPlan((ClipTiming("a", start=2.0, end=3.5),)),
+        [clip],
+        original=original,
+        background=background,
+        out_path=tmp_path / "alone.wav",
+        ffmpeg=ffmpeg,
+    ).track.path
+    assert tone_level(alone, 200, 0.5, 1.5) < 0.01 * tone_level(alone, 700, 0.5, 1.5)
 
 
 def test_surround_keeps_its_layout(

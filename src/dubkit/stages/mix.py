@@ -38,14 +38,14 @@ def chosen_clips(synthesis: Synthesis, plan: TimingPlan) -> list[Clip]:
 
 
 class MixStage(BaseStage[DubbedAudio]):
-    """Mixes over the separated background, or ducks the original audio when none was separated.
+    """Mixes over the separated stems (the voice stem ducked under the dub), or ducks the original audio.
 
     Args:
         target_lufs: Integrated loudness of the result (EBU R128).
     """
 
     name = "mix"
-    version = "2"
+    version = "3"
     inputs = (AUDIO, STEMS, SYNTHESIS, TIMING)
     output = DUBBED
 
@@ -69,6 +69,7 @@ class MixStage(BaseStage[DubbedAudio]):
             chosen_clips(inputs[SYNTHESIS], plan),
             original=inputs[AUDIO].full,
             background=inputs[STEMS].background,
+            voice=inputs[STEMS].voice,
             out_path=ctx.work_dir / "dubbed.wav",
             target_lufs=self.target_lufs,
             cwd=ctx.work_dir,
