@@ -46,6 +46,7 @@ BOOTSTRAP = {"pip"}
 LOCKED_EXTRAS = (
     "offline",
     "voices",
+    "separate",
     "faster-whisper",
     "vad",
     "diarize",
