@@ -7,8 +7,13 @@ test that never ran. ``nox -s tests-core`` (no extras) does not, and skips the b
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from dubkit.backends.kokoro import KokoroSynthesizer
+    from dubkit.backends.piper import PiperSynthesizer
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -33,3 +38,23 @@ def s3_endpoint() -> Iterator[str]:
 
     with moto_s3() as endpoint:
         yield endpoint
+
+
+@pytest.fixture(scope="session")
+def kokoro_voice() -> Iterator[KokoroSynthesizer]:
+    """The kokoro synthesizer on the packaged Kokoro-82M weights, loaded once for the session."""
+    pytest.importorskip("kokoro_onnx")
+    from dubkit.backends.kokoro import KokoroSynthesizer
+
+    with KokoroSynthesizer() as backend:
+        yield backend
+
+
+@pytest.fixture(scope="session")
+def piper_voice() -> Iterator[PiperSynthesizer]:
+    """The piper synthesizer on the packaged en_US-joe-medium voice, loaded once for the session."""
+    pytest.importorskip("piper")
+    from dubkit.backends.piper import PiperSynthesizer
+
+    with PiperSynthesizer() as backend:
+        yield backend

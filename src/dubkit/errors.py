@@ -15,6 +15,7 @@ DubkitError
 │   ├── BackendValidationError    a plugin that breaks its protocol or plugin API version
 │   ├── BackendConflictError      two distributions claim one backend name
 │   └── BackendRuntimeError       a backend failed while working on a unit (segment, chunk)
+│       └── UnspeakableTextError  a voice cannot say a line (nothing speakable, or not its language)
 ├── MediaError                    anything about an input or output media file
 │   ├── FFmpegNotFoundError       ffmpeg/ffprobe missing (install hint)
 │   ├── NotMediaError             the bytes are not a media file dubkit accepts
@@ -61,6 +62,7 @@ __all__ = [
     "UnknownBackendError",
     "UnknownLanguageError",
     "UnsupportedFormatError",
+    "UnspeakableTextError",
     "UnsupportedLanguagePairError",
     "UploadTooLargeError",
 ]
@@ -234,6 +236,34 @@ class BackendRuntimeError(BackendError):
     def __init__(self, message: str, *, kind: str, name: str, unit: str | None = None) -> None:
         super().__init__(message, kind=kind, name=name)
         self.unit = unit
+
+
+class UnspeakableTextError(BackendRuntimeError):
+    """A voice cannot say a line; another synthesizer may still say it.
+
+    Nothing speakable is left after cleaning (empty, symbols only), or the voice lacks the language.
+
+    Attributes:
+        text: The line.
+        language: The language it was to be spoken in.
+        reason: ``empty``, ``no_phonemes`` or ``language``.
+    """
+
+    code = "unspeakable_text"
+
+    def __init__(
+        self, text: str, language: str, reason: str, *, kind: str, name: str, detail: str = ""
+    ) -> None:
+        what = {
+            "empty": "nothing speakable is left after cleaning",
+            "no_phonemes": "none of its sounds are in the voice's vocabulary",
+            "language": f"the voice does not speak {language!r}",
+        }.get(reason, reason)
+        message = f"{name} cannot say {text[:80]!r}: {what}" + (f" ({detail})" if detail else "")
+        super().__init__(message, kind=kind, name=name)
+        self.text = text
+        self.language = language
+        self.reason = reason
 
 
 # --- media ---------------------------------------------------------------------------------------

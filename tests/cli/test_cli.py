@@ -38,6 +38,10 @@ def test_backends_lists_builtins_and_the_plugin_without_importing_them() -> None
     names = {(r["kind"], r["name"]): r for r in rows}
     assert ("transcriber", "faster-whisper") in names
     assert ("separator", "demucs") in names
+    auto = names[("synthesizer", "auto")]  # the default, resolved per target language
+    assert (
+        auto["available"] is True and "kokoro for en, es" in auto["note"] and "espeak-ng for" in auto["note"]
+    )
     plugin = names[("synthesizer", "sine-voice")]
     assert plugin["distribution"] == "dubkit-sample-plugin" and plugin["version"] == "0.3.1"
     assert names[("vad", "energy")]["available"] is True

@@ -53,3 +53,39 @@ def test_backend_options_reach_the_backend() -> None:
     )
     vad = pipeline.stage("vad")
     assert vad.fingerprint(None)["backend"]["options"]["margin_db"] == 7.5  # type: ignore[arg-type, attr-defined]
+
+
+def _synthesizers(config: PipelineConfig) -> dict[str, dict[str, object]]:
+    stage = build_pipeline(config).stage("synthesize")
+    return {b.name: b.options for b in stage.synthesizers}  # type: ignore[attr-defined]
+
+
+def test_the_default_synthesizer_is_auto_and_binds_every_natural_voice() -> None:
+    assert PipelineConfig().synthesizer == "auto"
+    assert list(_synthesizers(PipelineConfig(vad="energy", diarizer="single"))) == [
+        "kokoro",
+        "piper",
+        "espeak-ng",
+    ]
+    named = PipelineConfig(vad="energy", diarizer="single", synthesizer="espeak-ng")
+    assert list(_synthesizers(named)) == ["espeak-ng"]  # the fast profile: espeak-ng alone
+
+
+def test_synthesizer_options_reach_the_synthesizers_that_have_them() -> None:
+    base = {"vad": "energy", "diarizer": "single"}
+    device = _synthesizers(
+        PipelineConfig.from_mapping({**base, "backend_options": {"synthesizer": {"device": "cpu"}}})
+    )
+    assert device["kokoro"]["device"] == device["piper"]["device"] == "cpu"
+    wpm = _synthesizers(
+        PipelineConfig.from_mapping({**base, "backend_options": {"synthesizer": {"wpm": 200}}})
+    )
+    assert wpm["espeak-ng"]["wpm"] == 200 and wpm["kokoro"]["device"] == "auto"
+    with pytest.raises(ConfigError, match="name the synthesizer"):
+        build_pipeline(
+            PipelineConfig.from_mapping({**base, "backend_options": {"synthesizer": {"bogus": 1}}})
+        )
+    named = PipelineConfig.from_mapping(
+        {**base, "synthesizer": "kokoro", "backend_options": {"synthesizer": {"threads": 2}}}
+    )
+    assert _synthesizers(named)["kokoro"]["threads"] == 2 and "wpm" in _synthesizers(named)["espeak-ng"]

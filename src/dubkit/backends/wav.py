@@ -1,4 +1,4 @@
-"""Reading PCM WAV files block by block with numpy (no whole-file loads)."""
+"""Reading PCM WAV files block by block with numpy (no whole-file loads), and writing clips."""
 
 from __future__ import annotations
 
@@ -9,7 +9,9 @@ from pathlib import Path
 import numpy as np
 import numpy.typing as npt
 
-__all__ = ["read_wav_mono", "wav_blocks"]
+from dubkit.models.media import AudioFile
+
+__all__ = ["read_wav_mono", "wav_blocks", "write_pcm16"]
 
 
 def wav_blocks(path: Path, block_seconds: float = 30.0) -> Iterator[tuple[int, npt.NDArray[np.float32]]]:
@@ -37,3 +39,17 @@ def read_wav_mono(path: Path) -> tuple[int, npt.NDArray[np.float32]]:
         rate = block_rate
         parts.append(block)
     return rate, (np.concatenate(parts) if parts else np.zeros(0, dtype=np.float32))
+
+
+def write_pcm16(path: Path, samples: npt.NDArray[np.float32], rate: int) -> AudioFile:
+    """Write mono float samples in [-1, 1] as a 16-bit PCM WAV file (via a temp name, then renamed)."""
+    pcm = (np.clip(samples, -1.0, 1.0) * 32767.0).astype("<i2")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".part")
+    with wave.open(str(tmp), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(rate)
+        out.writeframes(pcm.tobytes())
+    tmp.replace(path)
+    return AudioFile(path=path, sample_rate=rate, channels=1, duration=pcm.size / rate, channel_layout="mono")

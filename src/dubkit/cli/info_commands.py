@@ -11,8 +11,10 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
+from dubkit._version import __version__
 from dubkit.backends.protocols import BackendKind
 from dubkit.backends.registry import Registry
+from dubkit.backends.synthesizer_choice import AUTO, auto_choices
 from dubkit.cli import app, console, fail
 from dubkit.errors import DubkitError
 from dubkit.models.languages import LANGUAGES
@@ -28,6 +30,8 @@ def backends(
     """List backends (built-in and plugins) without importing them."""
     registry = Registry()
     rows: list[dict[str, str | bool]] = []
+    if kind in (None, BackendKind.SYNTHESIZER):
+        rows.append(_auto_row(registry))
     for spec in registry.specs(kind):
         avail = registry.availability(spec)
         note = spec.description if avail.available else f"{avail.reason}; install: {avail.install or '?'}"
@@ -55,6 +59,34 @@ def backends(
             escape(str(row["note"])),
         )
     console.print(table)
+
+
+def _auto_row(registry: Registry) -> dict[str, str | bool]:
+    """The ``auto`` synthesizer (the default): which synthesizer it picks for which target languages."""
+    try:
+        choices = auto_choices(registry)
+    except DubkitError as exc:
+        return {
+            "kind": "synthesizer",
+            "name": AUTO,
+            "distribution": "dubkit",
+            "version": __version__,
+            "available": False,
+            "note": exc.message,
+        }
+    picks = []
+    for name, codes in choices.items():
+        listed = ", ".join(codes) if len(codes) <= 12 else f"the other {len(codes)} languages"
+        picks.append(f"{name} for {listed}")
+    note = "the default: the most natural installed voice per target language: " + "; ".join(picks)
+    return {
+        "kind": "synthesizer",
+        "name": AUTO,
+        "distribution": "dubkit",
+        "version": __version__,
+        "available": bool(choices),
+        "note": note,
+    }
 
 
 @app.command()

@@ -27,6 +27,7 @@ __all__ = [
     "SegmentQuality",
     "SegmentTiming",
     "SourceMedia",
+    "SynthesisQuality",
 ]
 
 PROJECT_SCHEMA_VERSION: Literal[1] = 1
@@ -54,19 +55,28 @@ class BackendChoice(_Model):
 
 
 class ProjectVoice(_Model):
-    """A synthesizer voice (``id`` is the backend's voice id)."""
+    """A synthesizer voice (``id`` is the backend's voice id; ``gender`` and ``pitch`` describe it)."""
 
     id: str
     language: str
     rate: float = Field(default=1.0, gt=0)
     label: str = ""
+    gender: str | None = None
+    pitch: float | None = None
 
 
 class ProjectSpeaker(_Model):
-    """A diarized speaker and the voice that dubs them; edit ``voice`` to re-voice their lines."""
+    """A diarized speaker and the voice that dubs them; edit ``voice`` to re-voice their lines.
+
+    ``voice`` was cast from the speaker's median pitch (``pitch``, Hz, measured on the source audio) and
+    the voices the synthesizer offers; set its ``id`` to another voice of the same synthesizer (for
+    Kokoro also a blend such as ``jm_kumo:0.75+jf_alpha:0.25``) and re-dub.
+    """
 
     id: str
     voice: ProjectVoice | None = None
+    pitch: float | None = None
+    speech_seconds: float | None = None
 
 
 class SegmentTiming(_Model):
@@ -119,6 +129,21 @@ class ProjectSegment(_Model):
         return self.translation != self.machine_translation
 
 
+class SynthesisQuality(_Model):
+    """How the lines were voiced.
+
+    ``cpu_per_speech_second`` is processor seconds spent voicing per second of speech voiced in the run
+    that voiced them (``None`` when every clip came from the cache); ``fallback_segments`` lists lines the
+    synthesizer could not say and a fallback voiced (each flagged ``voice_fallback``).
+    """
+
+    synthesizer: str
+    cpu_seconds: float = 0.0
+    speech_seconds: float = 0.0
+    cpu_per_speech_second: float | None = None
+    fallback_segments: list[str] = Field(default_factory=list)
+
+
 class JobQuality(_Model):
     """Whole-dub measures."""
 
@@ -128,6 +153,7 @@ class JobQuality(_Model):
     flagged_segments: list[str] = Field(default_factory=list)
     failed_segments: list[str] = Field(default_factory=list)
     notes: list[str] = Field(default_factory=list)
+    synthesis: SynthesisQuality | None = None
 
 
 class ProjectOutputs(_Model):

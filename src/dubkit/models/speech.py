@@ -8,6 +8,7 @@ from pathlib import Path
 import attrs
 
 __all__ = [
+    "FEMALE_PITCH_HZ",
     "ChunkDiarization",
     "Clip",
     "ClipTiming",
@@ -16,6 +17,7 @@ __all__ = [
     "Review",
     "SegmentIssue",
     "SegmentStatus",
+    "SpeakerProfile",
     "SpeakerTurn",
     "SpeechRegion",
     "Synthesis",
@@ -190,21 +192,64 @@ class Translation:
         return {s.segment_id: s for s in self.segments}
 
 
+#: Median F0 (Hz) from which a voice or a speaker counts as in the female range.
+FEMALE_PITCH_HZ = 165.0
+
+
 @attrs.frozen(slots=True)
 class Voice:
     """A synthesizer voice.
 
+    Only ``id``, ``language`` and ``rate`` change what is spoken; ``label``, ``gender`` and ``pitch``
+    describe the voice, for people and for matching voices to speakers.
+
     Attributes:
-        id: The backend's voice id (``es+m3`` for espeak-ng, a model path for MMS, ...).
+        id: The backend's voice id (``es+m3`` for espeak-ng, ``jf_alpha`` or a blend such as
+            ``jm_kumo:0.75+jf_alpha:0.25`` for Kokoro, a model path for MMS, ...).
         language: ISO 639-1 code.
         rate: Speaking rate relative to the voice's default (1.0 = default).
         label: A human-readable name.
+        gender: ``female`` or ``male`` when the backend says, else ``None``.
+        pitch: The voice's typical median F0 in Hz when known (measured or estimated), else ``None``.
     """
 
     id: str
     language: str
     rate: float = 1.0
     label: str = ""
+    gender: str | None = None
+    pitch: float | None = None
+
+    @property
+    def register(self) -> str | None:
+        """``female`` or ``male``: the gender the backend gives, else the side of `FEMALE_PITCH_HZ`."""
+        if self.gender in ("female", "male"):
+            return self.gender
+        if self.pitch is None:
+            return None
+        return "female" if self.pitch >= FEMALE_PITCH_HZ else "male"
+
+
+@attrs.frozen(slots=True)
+class SpeakerProfile:
+    """What a diarized speaker sounds like, measured on the source audio.
+
+    Attributes:
+        speaker: The speaker label.
+        seconds: Seconds of speech attributed to them.
+        pitch: Median F0 in Hz over their voiced frames, or ``None`` when too little was voiced.
+    """
+
+    speaker: str
+    seconds: float = 0.0
+    pitch: float | None = None
+
+    @property
+    def register(self) -> str | None:
+        """``female`` or ``male`` by the side of `FEMALE_PITCH_HZ` their pitch is on, or ``None``."""
+        if self.pitch is None:
+            return None
+        return "female" if self.pitch >= FEMALE_PITCH_HZ else "male"
 
 
 @attrs.frozen(slots=True)
@@ -219,6 +264,8 @@ class Clip:
         voice: The voice used (its ``rate`` is the synthesizer's speaking rate).
         text: The text spoken.
         candidate: Which translation candidate it speaks (0 = the translator's best or the human edit).
+        synthesizer: The registered name of the synthesizer that voiced it (a fallback's, for a line
+            the first choice could not say).
     """
 
     segment_id: str
@@ -228,6 +275,7 @@ class Clip:
     voice: Voice
     text: str
     candidate: int = 0
+    synthesizer: str = ""
 
 
 @attrs.frozen(slots=True)
@@ -240,12 +288,22 @@ class Synthesis:
         issues: Lines that could not be voiced.
         alternatives: Extra clips for lines too long for their slot: shorter translation candidates
             and faster speaking rates, for the timing solver to choose from.
+        synthesizer: The registered name of the synthesizer that voiced the lines.
+        fallbacks: Lines the synthesizer could not say, voiced by a fallback synthesizer (and why).
+        profiles: Each speaker's measured pitch, which their voice was chosen by.
+        cpu_seconds: Processor seconds spent voicing clips in this run (cached clips cost none).
+        voiced_seconds: Seconds of speech voiced in this run.
     """
 
     clips: tuple[Clip, ...] = ()
     voices: tuple[tuple[str, Voice], ...] = ()
     issues: tuple[SegmentIssue, ...] = ()
     alternatives: tuple[Clip, ...] = ()
+    synthesizer: str = ""
+    fallbacks: tuple[SegmentIssue, ...] = ()
+    profiles: tuple[SpeakerProfile, ...] = ()
+    cpu_seconds: float = 0.0
+    voiced_seconds: float = 0.0
 
     def options_for(self, segment_id: str) -> list[Clip]:
         """Every clip of one line: the first choice first, then the alternatives."""

@@ -14,6 +14,7 @@ from dubkit.backends.binding import BackendBinding
 from dubkit.backends.catalog import DEFAULT_BACKENDS
 from dubkit.backends.protocols import BackendKind
 from dubkit.backends.registry import Registry
+from dubkit.backends.synthesizer_choice import AUTO, candidate_synthesizers
 from dubkit.errors import ConfigError
 from dubkit.media import MediaLimits
 from dubkit.pipeline.pipeline import Pipeline
@@ -52,6 +53,8 @@ class PipelineConfig(BaseModel):
     transcriber: str = DEFAULT_BACKENDS[BackendKind.TRANSCRIBER]
     translator: str = DEFAULT_BACKENDS[BackendKind.TRANSLATOR]
     synthesizer: str = DEFAULT_BACKENDS[BackendKind.SYNTHESIZER]
+    """A synthesizer's name, or ``auto``: the most natural one installed for each target language
+    (`dubkit.backends.synthesizer_choice`). ``espeak-ng`` is the fast one."""
     backend_options: dict[BackendKind, dict[str, Any]] = Field(default_factory=dict)
     n_best: int = Field(default=1, ge=1, le=16)
     retries: int = Field(default=1, ge=0, le=10)
@@ -127,6 +130,42 @@ def _review_transcriber(
     return source.bind(registry, BackendKind.TRANSCRIBER, name, options)
 
 
+def _accepts(registry: Registry, name: str, options: Mapping[str, Any]) -> bool:
+    """Whether synthesizer ``name`` has an option of every key in ``options``."""
+    options_cls = getattr(registry.load_class(BackendKind.SYNTHESIZER, name), "Options", None)
+    if options_cls is None or not attrs.has(options_cls):
+        return False
+    return set(options) <= set(attrs.fields_dict(options_cls))
+
+
+def _synthesize_stage(registry: Registry, config: PipelineConfig, source: BackendSource) -> SynthesizeStage:
+    """The synthesize stage with its synthesizers: the one named, or with ``auto`` every natural one.
+
+    A named synthesizer gets the synthesizer options and espeak-ng follows it for the lines it cannot
+    say. With ``auto``, the options go to each candidate that has all of them (``device`` reaches the
+    ONNX voices and not espeak-ng).
+
+    Raises:
+        ConfigError: with ``auto``, options that no candidate has.
+    """
+    kind = BackendKind.SYNTHESIZER
+    names = candidate_synthesizers(registry, config.synthesizer)
+    options = config.backend_options.get(kind) or {}
+    if config.synthesizer != AUTO:
+        first = source.bind(registry, kind, names[0], options or None)
+        fallbacks = [source.bind(registry, kind, n, None) for n in names[1:]]
+        return SynthesizeStage([first, *fallbacks])
+    takers = {n for n in names if options and _accepts(registry, n, options)}
+    if options and not takers:
+        raise ConfigError(
+            f"no synthesizer 'auto' may choose has the options {sorted(options)}",
+            field="synthesizer.options",
+            hint=f"name the synthesizer the options are for (one of {', '.join(names)})",
+        )
+    bindings = [source.bind(registry, kind, n, options if n in takers else None) for n in names]
+    return SynthesizeStage(bindings, choose=True)
+
+
 class _FreshBackends:
     """The default `BackendSource`: a new, unloaded backend for every binding."""
 
@@ -180,7 +219,7 @@ def build_pipeline(
         DiarizeStage(bind(BackendKind.DIARIZER), chunk_seconds=config.diarize_chunk_seconds),
         TranscribeStage(transcriber, chunk_seconds=config.transcribe_chunk_seconds),
         TranslateStage(bind(BackendKind.TRANSLATOR), n_best=config.n_best),
-        SynthesizeStage(bind(BackendKind.SYNTHESIZER)),
+        _synthesize_stage(registry, config, source),
         FitStage(FitOptions(max_stretch=config.max_stretch)),
         *([ReviewStage(_review_transcriber(registry, config, transcriber, source))] if config.review else []),
         MixStage(target_lufs=config.target_lufs),

@@ -10,7 +10,7 @@ from typing import TypeVar
 
 import attrs
 
-from dubkit.errors import BackendRuntimeError, StageError
+from dubkit.errors import BackendRuntimeError, StageError, UnspeakableTextError
 from dubkit.models.speech import SegmentIssue
 from dubkit.pipeline.cache import UnitCache
 from dubkit.pipeline.memory import release_free_memory
@@ -132,7 +132,8 @@ class StageContext:
     def attempt(self, unit: str, work: Callable[[], U]) -> U | None:
         """Run one unit of work with retries; a unit that still fails is recorded in `issues`.
 
-        In strict mode the failure stops the stage instead.
+        In strict mode the failure stops the stage instead. Text no voice can say
+        (`dubkit.errors.UnspeakableTextError`) is not retried: it would fail again.
 
         Raises:
             StageError: the unit failed and the request is strict.
@@ -145,6 +146,8 @@ class StageContext:
             except (BackendRuntimeError, OSError, RuntimeError, ValueError) as exc:
                 last = exc
                 logger.warning("%s: %s failed (attempt %d): %s", self.stage, unit, attempt + 1, exc)
+                if isinstance(exc, UnspeakableTextError):
+                    break
         message = f"{type(last).__name__}: {last}"
         if self.request.strict:
             raise StageError(self.stage, f"{unit}: {message}") from last

@@ -374,4 +374,11 @@ class Pipeline:
 
 
 def _voice_from_project(voice: ProjectVoice) -> Voice:
-    return Voice(id=voice.id, language=voice.language, rate=voice.rate, label=voice.label)
+    return Voice(
+        id=voice.id,
+        language=voice.language,
+        rate=voice.rate,
+        label=voice.label,
+        gender=voice.gender,
+        pitch=voice.pitch,
+    )

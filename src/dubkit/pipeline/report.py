@@ -20,8 +20,9 @@ from dubkit.models.project import (
     SegmentQuality,
     SegmentTiming,
     SourceMedia,
+    SynthesisQuality,
 )
-from dubkit.models.speech import ClipTiming
+from dubkit.models.speech import ClipTiming, Synthesis, Voice
 from dubkit.pipeline.keys import DUBBED, MEDIA, OUTPUT, REVIEW, SYNTHESIS, TIMING, TRANSCRIPT, TRANSLATION
 from dubkit.pipeline.stage import Artifacts, RunRequest
 
@@ -47,8 +48,10 @@ def _quality(
     bounds: QualityBounds,
     untranslated: Sequence[str],
     back_wer: float | None,
+    *,
+    fell_back: bool = False,
 ) -> SegmentQuality:
-    flags: list[str] = []
+    flags: list[str] = ["voice_fallback"] if fell_back else []
     if untranslated:
         flags.append("untranslated_words")
     if back_wer is not None and back_wer > bounds.max_back_wer:
@@ -70,6 +73,30 @@ def _quality(
         untranslated_words=list(untranslated),
         back_wer=back_wer,
         flags=flags,
+    )
+
+
+def _project_voice(voice: Voice) -> ProjectVoice:
+    return ProjectVoice(
+        id=voice.id,
+        language=voice.language,
+        rate=voice.rate,
+        label=voice.label,
+        gender=voice.gender,
+        pitch=voice.pitch,
+    )
+
+
+def _synthesis_quality(synthesis: Synthesis | None) -> SynthesisQuality | None:
+    if synthesis is None or not synthesis.synthesizer:
+        return None
+    speech = synthesis.voiced_seconds
+    return SynthesisQuality(
+        synthesizer=synthesis.synthesizer,
+        cpu_seconds=synthesis.cpu_seconds,
+        speech_seconds=speech,
+        cpu_per_speech_second=round(synthesis.cpu_seconds / speech, 3) if speech > 0 else None,
+        fallback_segments=list(dict.fromkeys(issue.segment_id for issue in synthesis.fallbacks)),
     )
 
 
@@ -98,6 +125,7 @@ def build_project(
     timings = plan.by_id() if plan else {}
     clips = {c.segment_id: c for c in synthesis.clips} if synthesis else {}
     voices = synthesis.voice_map() if synthesis else {}
+    fallbacks = {issue.segment_id for issue in synthesis.fallbacks} if synthesis else set()
     failures: dict[str, str] = {}
     for report in reports:
         for issue in report.issues:
@@ -142,6 +170,7 @@ def build_project(
                     bounds,
                     tr.untranslated if tr else (),
                     reviews[seg.id].wer if seg.id in reviews else None,
+                    fell_back=seg.id in fallbacks,
                 ),
                 status="failed" if failed else "ok",
                 error=failures.get(seg.id),
@@ -153,6 +182,8 @@ def build_project(
     notes = []
     if transcript is not None and not transcript.segments:
         notes.append("no speech was found: the output keeps the original audio")
+    if synthesis is not None:
+        notes += [f"{issue.segment_id}: {issue.message}" for issue in synthesis.fallbacks]
     quality = JobQuality(
         loudness_lufs=dubbed.loudness_lufs if dubbed else None,
         stage_seconds=stage_seconds,
@@ -160,13 +191,15 @@ def build_project(
         flagged_segments=[s.id for s in segments if s.quality.flags],
         failed_segments=[s.id for s in segments if s.status == "failed"],
         notes=notes,
+        synthesis=_synthesis_quality(synthesis),
     )
+    profiles = {p.speaker: p for p in synthesis.profiles} if synthesis else {}
     speakers = [
         ProjectSpeaker(
             id=spk,
-            voice=ProjectVoice(id=v.id, language=v.language, rate=v.rate, label=v.label)
-            if (v := voices.get(spk))
-            else None,
+            voice=_project_voice(v) if (v := voices.get(spk)) else None,
+            pitch=profile.pitch if (profile := profiles.get(spk)) else None,
+            speech_seconds=profile.seconds if profile else None,
         )
         for spk in (transcript.speakers if transcript else ())
     ]

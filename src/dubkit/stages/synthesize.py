@@ -1,8 +1,17 @@
-"""Stage 8, synthesize: voice every translated line, one distinct voice per speaker."""
+"""Stage 8, synthesize: voice every translated line, each speaker with a voice cast for how they sound.
+
+The stage holds one or more synthesizers, first choice first (`dubkit.stages.voicing`). Named ones run
+in that order; with ``choose`` (the ``auto`` synthesizer) the first that speaks the target language is
+the first choice and the others that speak it follow. A line the first choice cannot say
+(`dubkit.errors.UnspeakableTextError`: nothing speakable, not its language) is voiced by the next,
+and flagged. Each speaker's voice is cast from their median pitch on the source audio
+(`dubkit.stages.speaker_pitch`, `dubkit.stages.casting`); voices chosen in the dub project win.
+"""
 
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -12,28 +21,42 @@ from typing import Any
 import attrs
 
 from dubkit.backends.binding import BackendBinding
-from dubkit.backends.protocols import Synthesizer, supported_languages, synthesizer_voices
-from dubkit.errors import UnknownLanguageError
-from dubkit.models.speech import Clip, Synthesis, TranscriptSegment, TranslatedSegment, Voice
+from dubkit.backends.protocols import Synthesizer, supported_languages
+from dubkit.backends.wav import read_wav_mono
+from dubkit.errors import DubkitError, UnknownLanguageError, UnspeakableTextError
+from dubkit.media.pitch import median_pitch
+from dubkit.models.speech import Clip, SegmentIssue, Synthesis, TranscriptSegment, TranslatedSegment, Voice
 from dubkit.pipeline.cache import stable_hash
 from dubkit.pipeline.context import StageContext
-from dubkit.pipeline.keys import SYNTHESIS, TRANSCRIPT, TRANSLATION
+from dubkit.pipeline.keys import AUDIO, SYNTHESIS, TRANSCRIPT, TRANSLATION
 from dubkit.pipeline.stage import Artifacts, BaseStage, RunRequest
+from dubkit.stages.speaker_pitch import speaker_profiles
+from dubkit.stages.voicing import CALIBRATION_TEXT, VoiceChain
 
-__all__ = ["AlternativeOptions", "SynthesizeStage", "assign_voices"]
+__all__ = ["AlternativeOptions", "SynthesizeStage"]
 
 
-#: Lines voiced at once when the synthesizer allows concurrent calls (its ``concurrent_calls``).
-_MAX_WORKERS = 2
+def _max_workers() -> int:
+    """Lines voiced at once at most: one per core (the synthesizer's ``concurrent_calls`` may say fewer)."""
+    return max(1, min(8, os.cpu_count() or 1))
 
 
 def _concurrent_calls(synthesizer: object) -> int:
     """How many ``synthesize`` calls a synthesizer takes at once: its ``concurrent_calls``, else 1.
 
-    An optional attribute a backend sets when its calls share nothing (espeak-ng: a process each).
+    An optional attribute a backend sets when its calls share nothing (espeak-ng: a process each;
+    the ONNX voices: one session runs calls side by side).
     """
     value = getattr(synthesizer, "concurrent_calls", 1)
     return value if isinstance(value, int) and value > 0 else 1
+
+
+def _speaks(binding: BackendBinding[Synthesizer], language: str) -> bool:
+    try:
+        languages = supported_languages(binding.instance)
+    except DubkitError:
+        return False
+    return languages is None or language in languages
 
 
 class _KeyLocks:
@@ -57,6 +80,28 @@ class _ClipMeta:
     sample_rate: int
 
 
+@attrs.frozen
+class _PitchMeta:
+    hz: float | None
+
+
+@attrs.define
+class _Tally:
+    """Speech voiced in this run (cache hits excluded) and lines voiced by a fallback, thread-safe."""
+
+    voiced_seconds: float = 0.0
+    fallbacks: list[SegmentIssue] = attrs.field(factory=list)
+    lock: threading.Lock = attrs.field(factory=threading.Lock)
+
+    def voiced(self, seconds: float) -> None:
+        with self.lock:
+            self.voiced_seconds += seconds
+
+    def fell_back(self, issue: SegmentIssue) -> None:
+        with self.lock:
+            self.fallbacks.append(issue)
+
+
 def _windows(segments: Sequence[TranscriptSegment], min_gap: float) -> dict[str, float]:
     """Seconds each line has before the next line starts (its own length for the last line)."""
     ordered = sorted(segments, key=lambda s: s.start)
@@ -67,15 +112,10 @@ def _windows(segments: Sequence[TranscriptSegment], min_gap: float) -> dict[str,
     return out
 
 
-def assign_voices(
-    speakers: Sequence[str], voices: Sequence[Voice], overrides: Mapping[str, Voice]
-) -> dict[str, Voice]:
-    """Give each speaker a voice: overrides first, then the synthesizer's voices in order (cycling)."""
-    out: dict[str, Voice] = {}
-    pool = list(voices)
-    for i, speaker in enumerate(speakers):
-        out[speaker] = overrides.get(speaker) or pool[i % len(pool)]
-    return out
+def _cpu_seconds() -> float:
+    """Processor seconds of this process and its finished children (espeak-ng runs as a child)."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
 
 
 @attrs.frozen
@@ -85,7 +125,8 @@ class AlternativeOptions:
     Attributes:
         comfort: A line whose clip needs more than this tempo factor to fit before the next line gets
             alternatives (shorter translation candidates, then faster speaking rates).
-        rates: Speaking rates tried, relative to the voice's own.
+        rates: Speaking rates that may be tried, relative to the voice's own: the slowest expected to
+            fit (a clip's length goes as 1 / rate) is voiced, and faster ones only while none fits.
         min_gap: Silence kept before the next line when judging the fit, seconds.
     """
 
@@ -100,65 +141,110 @@ class SynthesizeStage(BaseStage[Synthesis]):
     Lines too long for their slot are also voiced with the translator's other candidates and at faster
     speaking rates, so that the timing solver can prefer a shorter line or a faster voice over
     time-stretching.
+
+    Args:
+        synthesizers: One synthesizer, or several, first choice first (fallbacks after).
+        alternatives: When to voice alternatives for long lines.
+        choose: The first synthesizer that speaks the target language is the first choice (the ``auto``
+            synthesizer); without it, the first one must speak it.
     """
 
     name = "synthesize"
-    inputs = (TRANSCRIPT, TRANSLATION)
+    version = "2"
+    inputs = (TRANSCRIPT, TRANSLATION, AUDIO)
     output = SYNTHESIS
 
     def __init__(
-        self, synthesizer: BackendBinding[Synthesizer], alternatives: AlternativeOptions | None = None
+        self,
+        synthesizers: BackendBinding[Synthesizer] | Sequence[BackendBinding[Synthesizer]],
+        alternatives: AlternativeOptions | None = None,
+        *,
+        choose: bool = False,
     ) -> None:
-        self.synthesizer = synthesizer
+        chosen = (synthesizers,) if isinstance(synthesizers, BackendBinding) else tuple(synthesizers)
+        if not chosen:
+            raise ValueError("the synthesize stage needs a synthesizer")
+        self.synthesizers: tuple[BackendBinding[Synthesizer], ...] = chosen
         self.alternatives = alternatives or AlternativeOptions()
+        self.choose = choose
+
+    @property
+    def synthesizer(self) -> BackendBinding[Synthesizer]:
+        """The first synthesizer (the first choice unless ``choose``)."""
+        return self.synthesizers[0]
+
+    def chain(self, language: str) -> tuple[BackendBinding[Synthesizer], ...]:
+        """The synthesizers that voice ``language``: the first choice, then the fallbacks that speak it.
+
+        Raises:
+            UnknownLanguageError: the first synthesizer (or, with ``choose``, every one) lacks ``language``.
+        """
+        first = self.synthesizers[0]
+        if not self.choose and not _speaks(first, language):
+            langs = supported_languages(first.instance) or ()
+            raise UnknownLanguageError(language, sorted(langs), backend=first.name)
+        chain = tuple(b for b in self.synthesizers if b is first or _speaks(b, language))
+        chain = chain if not self.choose else tuple(b for b in chain if _speaks(b, language))
+        if not chain:
+            known: set[str] = set()
+            for binding in self.synthesizers:
+                known |= set(supported_languages(binding.instance) or ())
+            names = " / ".join(b.name for b in self.synthesizers)
+            raise UnknownLanguageError(language, sorted(known), backend=names)
+        return chain
 
     def fingerprint(self, request: RunRequest) -> Mapping[str, Any]:
-        """Synthesizer identity, target language and voice overrides."""
+        """The synthesizers that voice the target language, target language and voice overrides."""
+        try:
+            chain = self.chain(request.target_language)
+        except UnknownLanguageError:
+            chain = self.synthesizers
         return {
-            "backend": self.synthesizer.fingerprint(),
+            "backend": chain[0].fingerprint(),
+            "fallbacks": [b.fingerprint() for b in chain[1:]],
             "alternatives": attrs.asdict(self.alternatives),
             "target": request.target_language,
-            "voices": [[speaker, attrs.asdict(voice)] for speaker, voice in request.voice_edits],
+            "voices": [[speaker, _voice_key(voice)] for speaker, voice in request.voice_edits],
         }
 
     def validate(self, request: RunRequest) -> None:
-        """The synthesizer must speak the target language.
+        """A synthesizer must speak the target language (the first one, unless ``choose``).
 
         Raises:
-            UnknownLanguageError: it does not.
+            UnknownLanguageError: none does.
         """
-        langs = supported_languages(self.synthesizer.instance)
-        if langs is not None and request.target_language not in langs:
-            raise UnknownLanguageError(request.target_language, list(langs), backend=self.synthesizer.name)
+        self.chain(request.target_language)
 
     def run(self, ctx: StageContext, inputs: Artifacts) -> Synthesis:
-        """Synthesize every non-empty translated line (cached lines cost nothing)."""
+        """Cast a voice per speaker, then voice every non-empty translated line (cached ones cost nothing)."""
         transcript = inputs[TRANSCRIPT]
         translation = inputs[TRANSLATION]
+        audio = inputs.get(AUDIO)
         target = ctx.request.target_language
-        offered = list(synthesizer_voices(self.synthesizer.instance, target)) or [
-            Voice(id=target, language=target)
-        ]
-        voices = assign_voices(transcript.speakers, offered, dict(ctx.request.voice_edits))
+        voicer = _LineVoicer(ctx, self.alternatives, self.name)
+        profiles = speaker_profiles(audio.analysis if audio is not None else None, transcript.segments)
+        chain = VoiceChain(
+            self.chain(target), target, profiles, dict(ctx.request.voice_edits), voicer.measure_pitch
+        )
+        voices = chain.voices(0)
         speaker_of = {s.id: s.speaker for s in transcript.segments}
         windows = _windows(transcript.segments, self.alternatives.min_gap)
         todo = [s for s in translation.segments if s.text.strip()]
-        locks = _KeyLocks()
 
         def line(seg: TranslatedSegment) -> tuple[Clip | None, list[Clip]]:
-            voice = voices.get(speaker_of.get(seg.segment_id, ""), offered[0])
-            work = partial(self._clip, ctx, locks, seg.segment_id, seg.text, voice=voice, candidate=0)
-            clip = ctx.attempt(seg.segment_id, work)
+            speaker = speaker_of.get(seg.segment_id, "")
+            clip = ctx.attempt(seg.segment_id, partial(voicer.first_clip, chain, seg, speaker))
             if clip is None:
                 return None, []
             window = windows.get(seg.segment_id, clip.duration)
             if clip.duration > window * self.alternatives.comfort:
-                return clip, self._alternatives(ctx, locks, seg, clip, window)
+                return clip, voicer.alternatives(chain, seg, clip, window)
             return clip, []
 
         clips: list[Clip] = []
         alternatives: list[Clip] = []
-        workers = min(_MAX_WORKERS, _concurrent_calls(self.synthesizer.instance), max(1, len(todo)))
+        workers = min(_max_workers(), _concurrent_calls(chain.primary.instance), max(1, len(todo)))
+        cpu_before = _cpu_seconds()
         # Lines are voiced ``workers`` at a time (each line with its alternatives on one thread) and
         # collected in order, so the result does not depend on which finishes first.
         pool = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="synthesize")
@@ -171,62 +257,123 @@ class SynthesizeStage(BaseStage[Synthesis]):
                     alternatives += extra
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+        cpu = _cpu_seconds() - cpu_before
         # Issues in line order, as a one-at-a-time run records them.
         order = {seg.segment_id: index for index, seg in enumerate(todo)}
         ctx.issues.sort(key=lambda issue: order.get(issue.segment_id, -1))
+        tally = voicer.tally
         return Synthesis(
             clips=tuple(clips),
             voices=tuple(voices.items()),
             issues=translation.issues + tuple(ctx.issues),
             alternatives=tuple(alternatives),
+            synthesizer=chain.primary.name,
+            fallbacks=tuple(sorted(tally.fallbacks, key=lambda issue: order.get(issue.segment_id, -1))),
+            profiles=chain.profiles,
+            cpu_seconds=round(cpu, 3) if tally.voiced_seconds else 0.0,
+            voiced_seconds=round(tally.voiced_seconds, 3),
         )
 
-    def _alternatives(
-        self, ctx: StageContext, locks: _KeyLocks, seg: TranslatedSegment, first: Clip, window: float
+    def close(self) -> None:
+        """Free the synthesizers."""
+        for binding in self.synthesizers:
+            binding.close()
+
+
+class _LineVoicer:
+    """Voices the lines of one run: each clip once (cached by synthesizer, voice and text)."""
+
+    def __init__(self, ctx: StageContext, options: AlternativeOptions, stage: str) -> None:
+        self.ctx = ctx
+        self.options = options
+        self.stage = stage
+        self.locks = _KeyLocks()
+        self.tally = _Tally()
+
+    def first_clip(self, chain: VoiceChain, seg: TranslatedSegment, speaker: str) -> Clip:
+        """The line in its speaker's voice, by the first synthesizer of ``chain`` that can say it.
+
+        Raises:
+            UnspeakableTextError: none of them can (the first one's refusal).
+        """
+        refusals: list[UnspeakableTextError] = []
+        for index, binding in enumerate(chain.bindings):
+            voice = chain.voice(index, speaker)
+            try:
+                clip = self.clip(binding, seg.segment_id, seg.text, voice=voice, candidate=0)
+            except UnspeakableTextError as exc:
+                refusals.append(exc)
+                continue
+            if refusals:
+                why = "; ".join(str(r) for r in refusals)
+                self.tally.fell_back(
+                    SegmentIssue(seg.segment_id, self.stage, f"{why}; voiced by {binding.name}")
+                )
+            return clip
+        raise refusals[0]
+
+    def alternatives(
+        self, chain: VoiceChain, seg: TranslatedSegment, first: Clip, window: float
     ) -> list[Clip]:
-        """Shorter candidates first; then faster rates of the shortest text; stop once one is comfortable."""
+        """Shorter candidates first; then faster rates of the shortest text; stop once one is comfortable.
+
+        They are voiced by the synthesizer and voice of ``first``.
+        """
+        binding = chain.bindings[chain.index_of(first.synthesizer)]
+        comfort = window * self.options.comfort
+
+        def voiced(text: str, voice: Voice, candidate: int) -> Clip | None:
+            try:
+                return self.clip(binding, seg.segment_id, text, voice=voice, candidate=candidate)
+            except UnspeakableTextError:
+                return None  # an alternative the voice cannot say is no alternative
+
         out: list[Clip] = []
         texts = (
             [(i, t) for i, t in enumerate(seg.candidates) if i > 0 and t.strip()] if not seg.edited else []
         )
         best = first
         for index, text in texts:
-            clip = ctx.attempt(
-                seg.segment_id,
-                partial(self._clip, ctx, locks, seg.segment_id, text, voice=first.voice, candidate=index),
-            )
+            clip = self.ctx.attempt(seg.segment_id, partial(voiced, text, first.voice, index))
             if clip is not None:
                 out.append(clip)
                 best = min(best, clip, key=lambda c: c.duration)
-        if best.duration <= window * self.alternatives.comfort:
+        if best.duration <= comfort:
             return out
-        for factor in self.alternatives.rates:
+        # A clip's length goes as 1 / rate: start at the first rate expected to fit (the fastest when
+        # none is), so a neural voice does not spend a clip on a rate that cannot be enough.
+        rates = sorted(self.options.rates)
+        start = next((i for i, r in enumerate(rates) if best.duration / r <= comfort), len(rates) - 1)
+        for factor in rates[start:]:
             voice = attrs.evolve(best.voice, rate=round(best.voice.rate * factor, 4))
-            clip = ctx.attempt(
-                seg.segment_id,
-                partial(
-                    self._clip, ctx, locks, seg.segment_id, best.text, voice=voice, candidate=best.candidate
-                ),
-            )
+            clip = self.ctx.attempt(seg.segment_id, partial(voiced, best.text, voice, best.candidate))
             if clip is not None:
                 out.append(clip)
-                if clip.duration <= window * self.alternatives.comfort:
+                if clip.duration <= comfort:
                     break
         return out
 
-    def _clip(
-        self, ctx: StageContext, locks: _KeyLocks, segment_id: str, text: str, *, voice: Voice, candidate: int
+    def clip(
+        self,
+        binding: BackendBinding[Synthesizer],
+        segment_id: str,
+        text: str,
+        *,
+        voice: Voice,
+        candidate: int,
     ) -> Clip:
-        cache = ctx.units()
-        key = stable_hash({"b": self.synthesizer.fingerprint(), "v": attrs.asdict(voice), "t": text})
+        """One clip, voiced unless the unit cache holds it."""
+        cache = self.ctx.units()
+        key = stable_hash({"b": binding.fingerprint(), "v": _voice_key(voice), "t": text})
         final = cache.path(key, ".wav")
-        with locks.hold(key):
+        with self.locks.hold(key):
             meta = cache.get(key, _ClipMeta)
             if meta is None or not final.is_file():
                 with cache.writing(key, ".wav") as tmp:
-                    audio = self.synthesizer.get().synthesize(text, voice, tmp)
+                    audio = binding.get().synthesize(text, voice, tmp)
                 meta = _ClipMeta(duration=audio.duration, sample_rate=audio.sample_rate)
                 cache.put(key, meta)
+                self.tally.voiced(meta.duration)
         return Clip(
             segment_id=segment_id,
             path=final,
@@ -235,8 +382,27 @@ class SynthesizeStage(BaseStage[Synthesis]):
             voice=voice,
             text=text,
             candidate=candidate,
+            synthesizer=binding.name,
         )
 
-    def close(self) -> None:
-        """Free the synthesizer."""
-        self.synthesizer.close()
+    def measure_pitch(self, binding: BackendBinding[Synthesizer], voice: Voice) -> float | None:
+        """A voice's median pitch, measured once on `CALIBRATION_TEXT` (kept in the unit cache)."""
+        cache = self.ctx.units()
+        key = stable_hash({"pitch": binding.fingerprint(), "v": _voice_key(voice), "t": CALIBRATION_TEXT})
+        known = cache.get(key, _PitchMeta)
+        if known is not None:
+            return known.hz
+        path = self.ctx.work_dir / f"pitch-{key[:16]}.wav"
+        try:
+            binding.get().synthesize(CALIBRATION_TEXT, voice, path)
+            rate, samples = read_wav_mono(path)
+        finally:
+            path.unlink(missing_ok=True)
+        hz = median_pitch(samples, rate)
+        cache.put(key, _PitchMeta(round(hz, 1) if hz is not None else None))
+        return hz
+
+
+def _voice_key(voice: Voice) -> dict[str, object]:
+    """What of a voice changes the audio: its id, language and rate (not its label or description)."""
+    return {"id": voice.id, "language": voice.language, "rate": voice.rate}
