@@ -48,6 +48,7 @@ __all__ = [
     "ctranslate2_compute_type",
     "free_memory",
     "is_out_of_memory",
+    "onnxruntime_support",
     "probe_cuda",
     "resolve_device",
     "torch_dtype_name",
@@ -302,7 +303,12 @@ def _probe_onnxruntime() -> CudaSupport:
         import onnxruntime  # type: ignore[import-untyped]
     except ImportError as exc:
         return CudaSupport("onnxruntime", 0, f"onnxruntime is not installed ({exc})", _ORT_GPU)
-    providers = list(onnxruntime.get_available_providers())
+    return onnxruntime_support(onnxruntime)
+
+
+def onnxruntime_support(ort: Any) -> CudaSupport:
+    """What the imported ``onnxruntime`` module ``ort`` can use: one CUDA device when it has the provider."""
+    providers = list(ort.get_available_providers())
     if "CUDAExecutionProvider" not in providers:
         reason = f"this onnxruntime has no CUDA provider (it has {', '.join(providers)})"
         return CudaSupport("onnxruntime", 0, reason, _ORT_GPU)

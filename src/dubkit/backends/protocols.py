@@ -18,8 +18,9 @@ Optional hooks a backend may add, read through the helpers at the bottom of this
 (synthesizer). Optional protocols let a stage hand a long call a ``progress`` callback, which reports how
 far the call got and raises `dubkit.errors.CancelledError` when the run is cancelled, so the run stops
 inside the call: `StreamingVAD`, `ReportingTranscriber`, `ReportingSeparator`. A backend without them is
-called as before and stops between its calls. The easiest way to satisfy a protocol is to subclass the
-matching ``Base*`` class from `dubkit.backends.base`.
+called as before and stops between its calls. A backend with a ``device`` option may be a `DeviceBackend`:
+the pipeline checks its device before any work and records where it ran in the dub project. The easiest
+way to satisfy a protocol is to subclass the matching ``Base*`` class from `dubkit.backends.base`.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import attrs
 from typing_extensions import Self
 
+from dubkit.backends.devices import DeviceUse
 from dubkit.models.media import AudioFile, Stems
 from dubkit.models.speech import ChunkDiarization, SpeakerTurn, SpeechRegion, Transcript, Voice
 
@@ -40,6 +42,7 @@ __all__ = [
     "PLUGIN_API_VERSION",
     "Backend",
     "BackendKind",
+    "DeviceBackend",
     "Diarizer",
     "LinkableDiarizer",
     "ReportingSeparator",
@@ -114,6 +117,22 @@ class Backend(Protocol):
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+
+
+@runtime_checkable
+class DeviceBackend(Backend, Protocol):
+    """A backend that runs on a device it chooses (optional; see `dubkit.backends.devices`)."""
+
+    def check_device(self) -> None:
+        """Raise a `dubkit.errors.ConfigError` when the device asked for cannot be used here.
+
+        Called before any work; it must not load weights.
+        """
+        ...
+
+    def device_use(self) -> DeviceUse | None:
+        """Where the backend ran since it was last loaded (with notes on changes); ``None`` before."""
+        ...
 
 
 @runtime_checkable
