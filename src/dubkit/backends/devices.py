@@ -27,10 +27,13 @@ backend's constructor (``cuda_probe=``).
 from __future__ import annotations
 
 import functools
+import importlib.util
 import logging
 import shutil
 import subprocess
+import sys
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any, ClassVar, Literal
 
 import attrs
@@ -49,6 +52,7 @@ __all__ = [
     "free_memory",
     "is_out_of_memory",
     "onnxruntime_support",
+    "preload_cuda_libraries",
     "probe_cuda",
     "resolve_device",
     "torch_dtype_name",
@@ -315,6 +319,46 @@ def onnxruntime_support(ort: Any) -> CudaSupport:
     # onnxruntime does not count devices, and lists the provider even where no GPU is present (a session
     # then runs on the CPU: `dubkit.backends.onnx_session` records the provider the session really got).
     return CudaSupport("onnxruntime", 1, "", _ORT_GPU)
+
+
+#: The CUDA libraries CTranslate2 opens by name, and the pip wheels (``dubkit[gpu]``) that hold them.
+_CUDA_WHEEL_LIBRARIES = (
+    ("nvidia.cublas", ("libcublasLt.so.12", "libcublas.so.12")),
+    ("nvidia.cudnn", ("libcudnn.so.9", "libcudnn_*.so.9")),
+)
+
+
+@functools.cache
+def preload_cuda_libraries() -> tuple[str, ...]:
+    """Load CUDA 12 cuBLAS and cuDNN 9 from the ``nvidia-*`` wheels, so that CTranslate2 finds them.
+
+    CTranslate2 opens ``libcublas.so.12`` (and cuDNN) by name when it first computes on a GPU; the pip
+    wheels keep them in ``site-packages/nvidia/*/lib``, where the dynamic loader does not look. Loaded
+    here first (globally), the loader's lookup by name finds them. Linux only; nothing happens when the
+    wheels are not installed (a system CUDA on the library path serves then). Returns the files loaded.
+    """
+    if not sys.platform.startswith("linux"):
+        return ()
+    import ctypes
+
+    loaded: list[str] = []
+    for package, patterns in _CUDA_WHEEL_LIBRARIES:
+        try:
+            spec = importlib.util.find_spec(package)
+        except (ImportError, ValueError):
+            continue
+        for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+            for pattern in patterns:
+                for path in sorted(Path(folder, "lib").glob(pattern)):
+                    try:
+                        ctypes.CDLL(str(path), mode=ctypes.RTLD_GLOBAL)
+                    except (
+                        OSError
+                    ) as exc:  # a part needing another not yet loaded: CTranslate2 may not use it
+                        log.debug("could not preload %s: %s", path, exc)
+                        continue
+                    loaded.append(str(path))
+    return tuple(loaded)
 
 
 class DeviceBackendMixin:

@@ -36,6 +36,7 @@ from dubkit.backends.devices import (
     ctranslate2_compute_type,
     free_memory,
     is_out_of_memory,
+    preload_cuda_libraries,
 )
 from dubkit.backends.interruptible import call_interruptibly
 from dubkit.backends.whisper_model import assemble_packaged_model
@@ -149,6 +150,9 @@ class FasterWhisperTranscriber(DeviceBackendMixin, BaseTranscriber["FasterWhispe
                 lecture (2 cores, base int8, beam 5) batched decoding took 0.67x the processor time
                 of sequential decoding with a word error rate 2 points lower
                 (``benchmarks/bench_batched.py``).
+            max_new_tokens: Most tokens decoded per window (``None``: up to the model's limit). The GPU
+                benchmark caps a random-weight model with it, so it decodes as many tokens as real
+                speech gives.
         """
 
         model: str = "base"
@@ -165,6 +169,7 @@ class FasterWhisperTranscriber(DeviceBackendMixin, BaseTranscriber["FasterWhispe
         pack_gap: float = attrs.field(default=0.5, validator=_not_negative)
         block_seconds: float = attrs.field(default=60.0, validator=_positive)
         batch_size: int | None = attrs.field(default=None, validator=_batch_size)
+        max_new_tokens: int | None = None
 
     _model: Any = None
     _model_dir: str = ""
@@ -182,6 +187,8 @@ class FasterWhisperTranscriber(DeviceBackendMixin, BaseTranscriber["FasterWhispe
                 _KIND, _NAME, f"cannot import faster_whisper: {exc}", install=_INSTALL
             ) from exc
         device = self._resolve_device()
+        if device.startswith("cuda"):
+            preload_cuda_libraries()  # cuBLAS and cuDNN from dubkit[gpu]'s wheels
         supported = frozenset(ctranslate2.get_supported_compute_types(device.partition(":")[0]))
         compute_type = ctranslate2_compute_type(self.options.compute_type, device, supported)
         self._model_dir = self._model_path()
@@ -423,6 +430,7 @@ class FasterWhisperTranscriber(DeviceBackendMixin, BaseTranscriber["FasterWhispe
                 vad_filter=False,
                 batch_size=len(batch),
                 without_timestamps=True,
+                max_new_tokens=opts.max_new_tokens,
             )
             return list(segments)
 
@@ -484,6 +492,7 @@ class FasterWhisperTranscriber(DeviceBackendMixin, BaseTranscriber["FasterWhispe
                 condition_on_previous_text=opts.condition_on_previous_text,
                 vad_filter=False,
                 clip_timestamps=clip_times if clip_times is not None else "0",
+                max_new_tokens=opts.max_new_tokens,
             )
             if report is None:
                 return list(raw_segments)
