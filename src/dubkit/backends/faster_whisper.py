@@ -147,9 +147,9 @@ class FasterWhisperTranscriber(DeviceBackendMixin, BaseTranscriber["FasterWhispe
                 the free memory holds (at most 32; halved on an out-of-memory error). ``0`` decodes
                 sequentially (faster-whisper's own loop: each window prompted with the text before it,
                 retried at higher temperatures when it looks like a failure). On the ten-minute
-                lecture (2 cores, base int8, beam 5) batched decoding took 0.67x the processor time
-                of sequential decoding with a word error rate 2 points lower
-                (``benchmarks/bench_batched.py``).
+                lecture (2 cores, base int8, beam 5) 4 windows a batch took 0.60x the processor time
+                (0.47x the wall time) of sequential decoding, 1 window 0.79x and 2 windows 0.66x, with a
+                word error rate 2.2 points lower (``benchmarks/bench_batched.py``).
             max_new_tokens: Most tokens decoded per window (``None``: up to the model's limit). The GPU
                 benchmark caps a random-weight model with it, so it decodes as many tokens as real
                 speech gives.

@@ -387,7 +387,7 @@ class Pipeline:
 def _bindings(stage: Stage[Any]) -> list[BackendBinding[Any]]:
     """The backend bindings a stage holds (as attributes, alone or in a list or tuple)."""
     found: list[BackendBinding[Any]] = []
-    for value in vars(stage).values():
+    for value in getattr(stage, "__dict__", {}).values():
         items = value if isinstance(value, (list, tuple)) else (value,)
         found.extend(item for item in items if isinstance(item, BackendBinding))
     return found
