@@ -10,8 +10,14 @@ because Whisper's encoder costs the same for every 30 s window however little sp
 (faster-whisper's ``clip_timestamps``, kept as ``pack_regions=False``), with fewer errors (WER 0.30
 against 0.39-0.42). Times are mapped back to the file, and a segment that runs across two regions is
 split there by its word timings, so no segment spans two regions and none ends past its region or the
-end of the audio. Regions are read from the WAV file in blocks of at most ``block_seconds``, which
-bounds memory on long files.
+end of the audio.
+
+By default the packed windows (at most 29.5 s each, a longer region cut at its quietest point) are
+decoded in batches by faster-whisper's ``BatchedInferencePipeline``, each window one item handed over as
+``clip_timestamps`` (dubkit's regions: no second VAD runs); ``batch_size=0`` keeps sequential decoding,
+which reads the regions in blocks of at most ``block_seconds``. The device is ``auto`` (a CUDA GPU when
+CTranslate2 sees one, float16 there, int8 on the CPU); see ``docs/gpu.md`` for batch sizes, cancelling
+inside a batch and the out-of-memory fallback.
 """
 
 from __future__ import annotations
