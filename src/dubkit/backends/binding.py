@@ -9,6 +9,9 @@ from typing import Any, Generic, TypeVar
 
 import attrs
 
+from dubkit.backends.devices import DeviceUse
+from dubkit.backends.protocols import DeviceBackend
+
 __all__ = ["BackendBinding"]
 
 B = TypeVar("B")
@@ -71,6 +74,17 @@ class BackendBinding(Generic[B]):
                 self._backend.load()  # type: ignore[attr-defined]
                 self._loaded = True
         return self._backend
+
+    def check_device(self) -> None:
+        """Raise a `dubkit.errors.ConfigError` when the backend's device cannot be used here (no load)."""
+        if isinstance(self._backend, DeviceBackend):
+            self._backend.check_device()
+
+    def device_use(self) -> DeviceUse | None:
+        """Where the backend ran since it was last loaded; ``None`` when it never was (or does not say)."""
+        if isinstance(self._backend, DeviceBackend):
+            return self._backend.device_use()
+        return None
 
     def close(self) -> None:
         """Free the backend's weights (it loads again on next use)."""

@@ -29,6 +29,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dubkit.backends.base import BaseSeparator
+from dubkit.backends.devices import DeviceBackendMixin, check_device_option
 from dubkit.backends.stem_checkpoint import ResumePoint, StemCheckpoint
 from dubkit.digests import file_sha256
 from dubkit.errors import BackendRuntimeError, BackendUnavailableError, CorruptMediaError
@@ -213,8 +214,10 @@ def _channel_groups(channels: int, width: int) -> Iterator[list[int]]:
         yield group + [group[-1]] * (width - len(group))
 
 
-class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
+class DemucsSeparator(DeviceBackendMixin, BaseSeparator["DemucsSeparator.Options"]):
     """Splits the full-quality track into a voice stem and a background stem with Demucs."""
+
+    runtime = "torch"
 
     @attrs.frozen
     class Options:
@@ -223,7 +226,7 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
         Attributes:
             model: A pretrained model or bag name (``htdemucs``), or a path to a model file saved by demucs.
             repo: A local model repository (directory of ``.th``/``.yaml`` files) to look ``model`` up in.
-            device: ``cpu``, ``cuda``, ...
+            device: ``auto`` (a CUDA GPU when torch sees one, else the CPU), ``cpu``, ``cuda``, ``cuda:1``.
             voice_source: The model source that holds the voice.
             shifts: Random time shifts averaged per segment (demucs's equivariance trick; 0 = none).
             overlap: Overlap between the model's own segments inside a chunk.
@@ -234,7 +237,7 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
 
         model: str = "htdemucs"
         repo: str | None = None
-        device: str = "cpu"
+        device: str = attrs.field(default="auto", validator=check_device_option)
         voice_source: str = "vocals"
         shifts: int = 1
         overlap: float = 0.25
@@ -244,6 +247,7 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
 
     _model: Any = None
     _torch: Any = None
+    _device: str = "cpu"
     _apply: Any = None
     _resample: Any = None
 
@@ -282,8 +286,10 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
                 _NAME,
                 f"model {opts.model!r} has no {opts.voice_source!r} source (it has {model.sources})",
             )
-        model.to(opts.device)
+        self._device = self._resolve_device()
+        model.to(self._device)
         model.eval()
+        self._set_device_use(self._device, "float32")
         self._torch, self._model, self._apply, self._resample = (
             torch,
             model,
@@ -454,7 +460,7 @@ class DemucsSeparator(BaseSeparator["DemucsSeparator.Options"]):
                         split=True,
                         overlap=opts.overlap,
                         progress=False,
-                        device=opts.device,
+                        device=self._device,
                         segment=opts.segment,
                         callback=callback,
                     )[0].cpu()

@@ -21,9 +21,10 @@ import numpy as np
 import numpy.typing as npt
 
 from dubkit.backends.base import BaseSynthesizer
+from dubkit.backends.devices import CudaProbe, DeviceBackendMixin, check_device_option
 from dubkit.backends.kokoro_model import assemble_kokoro_model, packaged_voices_path
 from dubkit.backends.kokoro_voices import KOKORO_LANGUAGES, parse_voice_id, voice_pool
-from dubkit.backends.onnx_session import DEVICES, cpu_workers, open_session
+from dubkit.backends.onnx_session import cpu_workers, open_session, session_device
 from dubkit.backends.speakable import clean_text, has_words
 from dubkit.backends.wav import write_pcm16
 from dubkit.errors import BackendRuntimeError, BackendUnavailableError, ConfigError, UnspeakableTextError
@@ -42,13 +43,10 @@ def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> 
         raise ConfigError(f"{attribute.name} must be >= 1, got {value!r}", field=attribute.name)
 
 
-def _device(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if value not in DEVICES:
-        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {value!r}", field="device")
-
-
-class KokoroSynthesizer(BaseSynthesizer["KokoroSynthesizer.Options"]):
+class KokoroSynthesizer(DeviceBackendMixin, BaseSynthesizer["KokoroSynthesizer.Options"]):
     """Kokoro-82M voices: natural speech in en, es, fr, it, pt, hi, ja and zh, about 0.5 CPU-s a second."""
+
+    runtime = "onnxruntime"
 
     @attrs.frozen
     class Options:
@@ -59,7 +57,7 @@ class KokoroSynthesizer(BaseSynthesizer["KokoroSynthesizer.Options"]):
                 ``model_dir``.
             voices: A file of style vectors (``voices-v1.0.bin`` or an ``.npz`` of name -> 510 x 1 x 256
                 arrays); ``None``: the five packaged voices.
-            device: ``auto`` (CUDA when onnxruntime has it, else CPU), ``cpu`` or ``cuda``.
+            device: ``auto`` (CUDA when onnxruntime has it, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
             threads: onnxruntime threads per line; the synthesize stage voices a line per
                 ``threads`` cores at once (one thread a line is the most speech per CPU-second).
             model_dir: Where the packaged model is assembled (default ``~/.cache/dubkit/models/kokoro-82m``).
@@ -68,7 +66,7 @@ class KokoroSynthesizer(BaseSynthesizer["KokoroSynthesizer.Options"]):
 
         model: str | None = None
         voices: str | None = None
-        device: str = attrs.field(default="auto", validator=_device)
+        device: str = attrs.field(default="auto", validator=check_device_option)
         threads: int = attrs.field(default=1, validator=_positive)
         model_dir: str | None = None
         blends: bool = True
@@ -76,8 +74,10 @@ class KokoroSynthesizer(BaseSynthesizer["KokoroSynthesizer.Options"]):
     _kokoro: Any = None
     _names: tuple[str, ...] | None = None
 
-    def __init__(self, options: KokoroSynthesizer.Options | None = None) -> None:
-        super().__init__(options)
+    def __init__(
+        self, options: KokoroSynthesizer.Options | None = None, *, cuda_probe: CudaProbe | None = None
+    ) -> None:
+        super().__init__(options, cuda_probe=cuda_probe)
         self._styles: dict[str, npt.NDArray[np.float32]] = {}
 
     @property
@@ -112,7 +112,9 @@ class KokoroSynthesizer(BaseSynthesizer["KokoroSynthesizer.Options"]):
             kind=_KIND,
             name=_NAME,
             install=_INSTALL,
+            probe=self._cuda_probe,
         )
+        self._set_device_use(session_device(session))
         try:
             kokoro = Kokoro.from_session(session, str(self._voices_path()))
         except (OSError, ValueError, RuntimeError) as exc:

@@ -19,6 +19,7 @@ import attrs
 import numpy as np
 
 from dubkit.backends.base import BaseSynthesizer
+from dubkit.backends.devices import CudaProbe, DeviceBackendMixin, check_device_option
 from dubkit.backends.wav import write_pcm16
 from dubkit.errors import BackendRuntimeError, BackendUnavailableError, UnknownLanguageError
 from dubkit.models.languages import get_language, language_codes
@@ -35,8 +36,10 @@ def _frozen_mapping(value: Mapping[str, str]) -> Mapping[str, str]:
     return types.MappingProxyType({str(k): str(v) for k, v in dict(value).items()})
 
 
-class MMSSynthesizer(BaseSynthesizer["MMSSynthesizer.Options"]):
-    """MMS-TTS (VITS) voices, one model per language."""
+class MMSSynthesizer(DeviceBackendMixin, BaseSynthesizer["MMSSynthesizer.Options"]):
+    """MMS-TTS (VITS) voices, one model per language (float32 on any device)."""
+
+    runtime = "torch"
 
     @attrs.frozen
     class Options:
@@ -46,7 +49,7 @@ class MMSSynthesizer(BaseSynthesizer["MMSSynthesizer.Options"]):
             models: Language (ISO 639-1) -> model name or local directory; overrides ``model_template``.
             model_template: Model name for other languages, formatted with ``iso639_3`` (and ``code``);
                 ``None`` limits the synthesizer to the languages in ``models``.
-            device: ``cpu``, ``cuda``, ...
+            device: ``auto`` (a CUDA GPU when torch sees one, else the CPU), ``cpu``, ``cuda``, ``cuda:1``.
             seed: Seed of the noise VITS samples (per clip, so a clip does not depend on the ones before);
                 ``None`` leaves torch's global generator alone and clips vary between runs.
             noise_scale: Override of the model's ``noise_scale`` (variation of the voice), or ``None``.
@@ -56,7 +59,7 @@ class MMSSynthesizer(BaseSynthesizer["MMSSynthesizer.Options"]):
 
         models: Mapping[str, str] = attrs.field(factory=dict, converter=_frozen_mapping)
         model_template: str | None = "facebook/mms-tts-{iso639_3}"
-        device: str = "cpu"
+        device: str = attrs.field(default="auto", validator=check_device_option)
         seed: int | None = 0
         noise_scale: float | None = None
         local_files_only: bool = False
@@ -64,9 +67,12 @@ class MMSSynthesizer(BaseSynthesizer["MMSSynthesizer.Options"]):
 
     _torch: Any = None
     _transformers: Any = None
+    _device: str = "cpu"
 
-    def __init__(self, options: MMSSynthesizer.Options | None = None) -> None:
-        super().__init__(options)
+    def __init__(
+        self, options: MMSSynthesizer.Options | None = None, *, cuda_probe: CudaProbe | None = None
+    ) -> None:
+        super().__init__(options, cuda_probe=cuda_probe)
         self._voices: dict[str, tuple[Any, Any]] = {}
 
     def _model_ref(self, language: str) -> str:
@@ -103,6 +109,8 @@ class MMSSynthesizer(BaseSynthesizer["MMSSynthesizer.Options"]):
                 _KIND, _NAME, f"cannot import transformers/torch: {exc}", install=_INSTALL
             ) from exc
         self._torch, self._transformers = torch, transformers
+        self._device = self._resolve_device()
+        self._set_device_use(self._device, "float32")
 
     def _close(self) -> None:
         self._voices.clear()
@@ -128,7 +136,7 @@ class MMSSynthesizer(BaseSynthesizer["MMSSynthesizer.Options"]):
                     f"cannot load MMS-TTS model {ref!r} for {language!r} ({exc}); name a model the hub can "
                     "serve, or map the language to a local directory in the models option",
                 ) from exc
-            model.to(opts.device)
+            model.to(self._device)
             model.eval()
             if opts.noise_scale is not None:
                 model.noise_scale = opts.noise_scale
@@ -158,7 +166,7 @@ class MMSSynthesizer(BaseSynthesizer["MMSSynthesizer.Options"]):
                 name=_NAME,
                 unit=out_path.name,
             )
-        inputs = {k: v.to(self.options.device) for k, v in inputs.items()}
+        inputs = {k: v.to(self._device) for k, v in inputs.items()}
         rate = voice.rate if voice.rate > 0 else 1.0
         try:
             with torch.random.fork_rng(devices=[]), torch.inference_mode():

@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from dubkit.backends.base import BaseTranslator
+from dubkit.backends.devices import DeviceBackendMixin, check_device_option, torch_dtype_name
 from dubkit.backends.protocols import TranslationCandidate
 from dubkit.errors import (
     BackendRuntimeError,
@@ -69,8 +70,10 @@ def _batches(items: Sequence[int], size: int) -> Iterator[Sequence[int]]:
         yield items[i : i + size]
 
 
-class NLLBTranslator(BaseTranslator["NLLBTranslator.Options"]):
+class NLLBTranslator(DeviceBackendMixin, BaseTranslator["NLLBTranslator.Options"]):
     """NLLB-200 translation with n-best candidates, in batches."""
+
+    runtime = "torch"
 
     @attrs.frozen
     class Options:
@@ -79,7 +82,8 @@ class NLLBTranslator(BaseTranslator["NLLBTranslator.Options"]):
         Attributes:
             model: A model name on the Hugging Face hub, or a local directory saved with
                 ``save_pretrained`` (model and tokenizer together).
-            device: ``cpu``, ``cuda``, ``cuda:1``, ...
+            device: ``auto`` (a CUDA GPU when torch sees one, else the CPU), ``cpu``, ``cuda``, ``cuda:1``.
+            dtype: ``auto`` (``float16`` on CUDA, ``float32`` on the CPU) or a torch dtype name.
             max_length: Longest input and output, in tokens (longer inputs are truncated).
             num_beams: Beam width (raised to ``n_best`` when more candidates are asked for).
             batch_size: Lines per generate() call.
@@ -88,7 +92,8 @@ class NLLBTranslator(BaseTranslator["NLLBTranslator.Options"]):
         """
 
         model: str = "facebook/nllb-200-distilled-600M"
-        device: str = "cpu"
+        device: str = attrs.field(default="auto", validator=check_device_option)
+        dtype: str = "auto"
         max_length: int = 256
         num_beams: int = 4
         batch_size: int = 16
@@ -98,6 +103,7 @@ class NLLBTranslator(BaseTranslator["NLLBTranslator.Options"]):
     _model: Any = None
     _tokenizer: Any = None
     _torch: Any = None
+    _device: str = "cpu"
     _codes: frozenset[str] | None = None
 
     def language_pairs(self) -> Collection[tuple[str, str]] | None:
@@ -171,6 +177,7 @@ class NLLBTranslator(BaseTranslator["NLLBTranslator.Options"]):
                 _KIND, _NAME, f"cannot import transformers/torch: {exc}", install=_INSTALL
             ) from exc
         opts = self.options
+        device = self._resolve_device()
         try:
             tokenizer = AutoTokenizer.from_pretrained(
                 opts.model, local_files_only=opts.local_files_only, cache_dir=opts.cache_dir
@@ -185,8 +192,11 @@ class NLLBTranslator(BaseTranslator["NLLBTranslator.Options"]):
                 f"cannot load translation model {opts.model!r} ({exc}); name a model the hub can serve, "
                 "or set the model option to a local directory saved with save_pretrained",
             ) from exc
-        model.to(opts.device)
+        dtype = torch_dtype_name(opts.dtype, device)
+        model.to(device=device, dtype=getattr(torch, dtype))
         model.eval()
+        self._device = device
+        self._set_device_use(device, dtype)
         vocab = set(tokenizer.get_vocab())
         vocab.update(getattr(tokenizer, "all_special_tokens", ()))
         self._torch, self._tokenizer, self._model = torch, tokenizer, model
@@ -241,7 +251,7 @@ class NLLBTranslator(BaseTranslator["NLLBTranslator.Options"]):
         tok, model, opts = self._tokenizer, self._model, self.options
         tok.src_lang = src
         enc = tok(lines, return_tensors="pt", padding=True, truncation=True, max_length=opts.max_length)
-        enc = {k: v.to(opts.device) for k, v in enc.items()}
+        enc = {k: v.to(self._device) for k, v in enc.items()}
         with self._torch.inference_mode():
             generated = model.generate(
                 **enc,

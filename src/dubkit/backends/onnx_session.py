@@ -1,4 +1,8 @@
-"""onnxruntime sessions for the ONNX voices (Kokoro, Piper): the device, and the fastest CPU settings.
+"""onnxruntime sessions for the ONNX models (Kokoro, Piper, Silero): the device, and the fastest CPU settings.
+
+The ``device`` option is resolved by `dubkit.backends.devices` (``auto``: CUDA when this onnxruntime has
+its CUDA provider, i.e. ``onnxruntime-gpu``); `session_device` says where a session really runs (an
+onnxruntime-gpu on a machine without a GPU falls back to the CPU provider).
 
 Settings, measured on Kokoro-82M int8 (2-core x86_64, Spanish lines of 3-6 s):
 
@@ -21,43 +25,40 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from dubkit.errors import BackendUnavailableError, ConfigError
+from dubkit.backends.devices import CudaProbe, onnxruntime_support, resolve_device
+from dubkit.errors import BackendUnavailableError
 
-__all__ = ["DEVICES", "cpu_workers", "execution_providers", "open_session"]
+__all__ = ["cpu_workers", "execution_providers", "open_session", "session_device"]
 
-#: Values of the ``device`` option.
-DEVICES = ("auto", "cpu", "cuda")
 _CUDA = "CUDAExecutionProvider"
 _CPU = "CPUExecutionProvider"
 _MAX_WORKERS = 4
+Provider = str | tuple[str, dict[str, Any]]
 
 
-def execution_providers(ort: Any, device: str) -> list[str]:
+def execution_providers(ort: Any, device: str, *, probe: CudaProbe | None = None) -> list[Provider]:
     """The onnxruntime providers for ``device``: ``auto`` takes CUDA when this onnxruntime has it.
 
     Args:
         ort: The imported ``onnxruntime`` module.
-        device: ``auto``, ``cpu`` or ``cuda``.
+        device: ``auto``, ``cpu``, ``cuda`` or ``cuda:N``.
+        probe: What onnxruntime can use (default: asks ``ort``).
 
     Raises:
         ConfigError: ``cuda`` asked for and this onnxruntime has no CUDA provider (install
             onnxruntime-gpu), or an unknown device.
     """
-    if device not in DEVICES:
-        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {device!r}", field="device")
-    available: Sequence[str] = ort.get_available_providers()
-    if device == "cpu":
+    resolved = resolve_device(device, "onnxruntime", probe=probe or (lambda _: onnxruntime_support(ort)))
+    if resolved == "cpu":
         return [_CPU]
-    if _CUDA in available:
-        return [_CUDA, _CPU]
-    if device == "cuda":
-        raise ConfigError(
-            "device 'cuda' needs onnxruntime's CUDA provider, which this onnxruntime lacks "
-            f"(it has {', '.join(available)})",
-            field="device",
-            hint="pip uninstall onnxruntime && pip install onnxruntime-gpu",
-        )
-    return [_CPU]
+    index = resolved.partition(":")[2]
+    return [(_CUDA, {"device_id": int(index)}) if index else _CUDA, _CPU]
+
+
+def session_device(session: Any) -> str:
+    """``cuda`` when ``session`` runs on onnxruntime's CUDA provider, else ``cpu``."""
+    providers: Sequence[str] = session.get_providers()
+    return "cuda" if providers and providers[0] == _CUDA else "cpu"
 
 
 def cpu_workers(threads: int) -> int:
@@ -66,7 +67,15 @@ def cpu_workers(threads: int) -> int:
 
 
 def open_session(
-    ort: Any, model: Path, *, device: str, threads: int, kind: str, name: str, install: str
+    ort: Any,
+    model: Path,
+    *,
+    device: str,
+    threads: int,
+    kind: str,
+    name: str,
+    install: str,
+    probe: CudaProbe | None = None,
 ) -> Any:
     """An inference session for ``model`` on ``device``.
 
@@ -75,7 +84,7 @@ def open_session(
         BackendUnavailableError: the file is missing or is not a model onnxruntime can load (corrupt or
             truncated); the error names ``install``.
     """
-    providers = execution_providers(ort, device)
+    providers = execution_providers(ort, device, probe=probe)
     options = ort.SessionOptions()
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1

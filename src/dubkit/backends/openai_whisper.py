@@ -20,6 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 from dubkit.backends.base import BaseTranscriber
+from dubkit.backends.devices import DeviceBackendMixin, check_device_option
 from dubkit.backends.wav import read_wav_mono
 from dubkit.errors import BackendRuntimeError, BackendUnavailableError
 from dubkit.models.media import AudioFile
@@ -79,8 +80,10 @@ def _resample(samples: npt.NDArray[np.float32], rate: int) -> npt.NDArray[np.flo
     return np.interp(x_out, np.arange(samples.size), samples).astype(np.float32)
 
 
-class OpenAIWhisperTranscriber(BaseTranscriber["OpenAIWhisperTranscriber.Options"]):
+class OpenAIWhisperTranscriber(DeviceBackendMixin, BaseTranscriber["OpenAIWhisperTranscriber.Options"]):
     """Whisper (OpenAI's PyTorch implementation) on the speech regions of a 16 kHz mono file."""
+
+    runtime = "torch"
 
     @attrs.frozen
     class Options:
@@ -89,7 +92,7 @@ class OpenAIWhisperTranscriber(BaseTranscriber["OpenAIWhisperTranscriber.Options
         Attributes:
             model: An official model name (``tiny``, ``base``, ``small``, ``medium``, ``large-v3``,
                 ``turbo``, ``base.en``, ...) or a path to a local checkpoint file.
-            device: ``cpu``, ``cuda``, ``cuda:1``, ...
+            device: ``auto`` (a CUDA GPU when torch sees one, else the CPU), ``cpu``, ``cuda``, ``cuda:1``.
             download_root: Where named models are cached (Whisper's default: ``~/.cache/whisper``).
             word_timestamps: Give word timings (cross-attention alignment).
             beam_size: Beam width at temperature 0; ``None`` decodes greedily.
@@ -101,7 +104,7 @@ class OpenAIWhisperTranscriber(BaseTranscriber["OpenAIWhisperTranscriber.Options
         """
 
         model: str = "base"
-        device: str = "cpu"
+        device: str = attrs.field(default="auto", validator=check_device_option)
         download_root: str | None = None
         word_timestamps: bool = True
         beam_size: int | None = 5
@@ -113,6 +116,7 @@ class OpenAIWhisperTranscriber(BaseTranscriber["OpenAIWhisperTranscriber.Options
 
     _model: Any = None
     _whisper: Any = None
+    _device: str = "cpu"
 
     def languages(self) -> Collection[str] | None:
         """``en`` for English-only models (``*.en``), else every language Whisper knows."""
@@ -129,8 +133,9 @@ class OpenAIWhisperTranscriber(BaseTranscriber["OpenAIWhisperTranscriber.Options
                 _KIND, _NAME, f"cannot import whisper: {exc}", install=_INSTALL
             ) from exc
         opts = self.options
+        device = self._resolve_device()
         try:
-            model = whisper.load_model(opts.model, device=opts.device, download_root=opts.download_root)
+            model = whisper.load_model(opts.model, device=device, download_root=opts.download_root)
         except (RuntimeError, OSError, ValueError, KeyError) as exc:
             raise BackendUnavailableError(
                 _KIND,
@@ -141,7 +146,8 @@ class OpenAIWhisperTranscriber(BaseTranscriber["OpenAIWhisperTranscriber.Options
         model.eval()
         with _quiet_third_party():  # builds and caches the tokenizer once
             whisper.tokenizer.get_tokenizer(model.is_multilingual, num_languages=model.num_languages)
-        self._whisper, self._model = whisper, model
+        self._whisper, self._model, self._device = whisper, model, device
+        self._set_device_use(device, "float16" if self._fp16 else "float32")
 
     def _close(self) -> None:
         self._model = None
@@ -150,7 +156,7 @@ class OpenAIWhisperTranscriber(BaseTranscriber["OpenAIWhisperTranscriber.Options
     @property
     def _fp16(self) -> bool:
         fp16 = self.options.fp16
-        return self.options.device.startswith("cuda") if fp16 is None else fp16
+        return self._device.startswith("cuda") if fp16 is None else fp16
 
     def _detect(
         self, samples: npt.NDArray[np.float32], spans: Sequence[tuple[float, float]]

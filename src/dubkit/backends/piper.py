@@ -20,7 +20,8 @@ import attrs
 import numpy as np
 
 from dubkit.backends.base import BaseSynthesizer
-from dubkit.backends.onnx_session import DEVICES, cpu_workers, open_session
+from dubkit.backends.devices import CudaProbe, DeviceBackendMixin, check_device_option
+from dubkit.backends.onnx_session import cpu_workers, open_session, session_device
 from dubkit.backends.speakable import clean_text, has_words
 from dubkit.backends.wav import write_pcm16
 from dubkit.errors import BackendRuntimeError, BackendUnavailableError, ConfigError, UnspeakableTextError
@@ -37,11 +38,6 @@ _SENTENCE_PAUSE = 0.2  # seconds of silence between sentences
 _NOT_SPOKEN = frozenset(
     " !'(),-.:;?\"\u00a1\u00bf\u2026\u2013\u2014"
 )  # punctuation Piper's phonemes carry; nothing to say
-
-
-def _device(instance: object, attribute: attrs.Attribute[str], value: str) -> None:
-    if value not in DEVICES:
-        raise ConfigError(f"device must be one of {', '.join(DEVICES)}, got {value!r}", field="device")
 
 
 def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> None:
@@ -101,8 +97,10 @@ def _describe(model: Path, install: str | None) -> PiperVoiceFile:
     return PiperVoiceFile(model=model, config=config, language=language, speakers=tuple(speakers))
 
 
-class PiperSynthesizer(BaseSynthesizer["PiperSynthesizer.Options"]):
+class PiperSynthesizer(DeviceBackendMixin, BaseSynthesizer["PiperSynthesizer.Options"]):
     """Piper voices: fast, natural speech in the languages of the voices installed."""
+
+    runtime = "onnxruntime"
 
     @attrs.frozen
     class Options:
@@ -111,19 +109,21 @@ class PiperSynthesizer(BaseSynthesizer["PiperSynthesizer.Options"]):
         Attributes:
             voices: Piper ``.onnx`` files, or folders of them (each with its ``.onnx.json``); empty: the
                 packaged ``en_US-joe-medium``.
-            device: ``auto`` (CUDA when onnxruntime has it, else CPU), ``cpu`` or ``cuda``.
+            device: ``auto`` (CUDA when onnxruntime has it, else CPU), ``cpu``, ``cuda`` or ``cuda:N``.
             threads: onnxruntime threads per line (the stage voices a line per ``threads`` cores at once).
         """
 
         voices: tuple[str, ...] = attrs.field(default=(), converter=tuple)
-        device: str = attrs.field(default="auto", validator=_device)
+        device: str = attrs.field(default="auto", validator=check_device_option)
         threads: int = attrs.field(default=1, validator=_positive)
 
     _files: tuple[PiperVoiceFile, ...] | None = None
     _ort: Any = None
 
-    def __init__(self, options: PiperSynthesizer.Options | None = None) -> None:
-        super().__init__(options)
+    def __init__(
+        self, options: PiperSynthesizer.Options | None = None, *, cuda_probe: CudaProbe | None = None
+    ) -> None:
+        super().__init__(options, cuda_probe=cuda_probe)
         self._loaded_voices: dict[Path, Any] = {}
 
     @property
@@ -206,7 +206,9 @@ class PiperSynthesizer(BaseSynthesizer["PiperSynthesizer.Options"]):
                 kind=_KIND,
                 name=_NAME,
                 install=_INSTALL if not self.options.voices else f"replace {file.model}",
+                probe=self._cuda_probe,
             )
+            self._set_device_use(session_device(session))
             config = PiperConfig.from_dict(json.loads(file.config.read_text(encoding="utf-8")))
             loaded = PiperVoice(session=session, config=config)
             self._loaded_voices[file.model] = loaded

@@ -25,7 +25,8 @@ required method alone keeps working): `StreamingVAD`, `LinkableDiarizer`, `Resum
 transcriber's model). Some let a stage hand a long call a ``progress`` callback, which reports how far
 the call got and raises `dubkit.errors.CancelledError` when the run is cancelled, so the run stops inside
 the call: `StreamingVAD`, `ReportingTranscriber`, `ReportingSeparator`. A backend without them is called
-as before and stops between its calls.
+as before and stops between its calls. A backend with a ``device`` option may be a `DeviceBackend`:
+the pipeline checks its device before any work and records where it ran in the dub project.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from typing import Any, ClassVar, Protocol, runtime_checkable
 import attrs
 from typing_extensions import Self
 
+from dubkit.backends.devices import DeviceUse
 from dubkit.models.media import AudioFile, Stems
 from dubkit.models.speech import ChunkDiarization, SpeakerTurn, SpeechRegion, Transcript, Voice
 from dubkit.models.translation import TranslationUnit
@@ -48,6 +50,7 @@ __all__ = [
     "Backend",
     "BackendKind",
     "ContextualTranslator",
+    "DeviceBackend",
     "Diarizer",
     "LinkableDiarizer",
     "ReportingSeparator",
@@ -125,6 +128,22 @@ class Backend(Protocol):
     def __exit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None: ...
+
+
+@runtime_checkable
+class DeviceBackend(Backend, Protocol):
+    """A backend that runs on a device it chooses (optional; see `dubkit.backends.devices`)."""
+
+    def check_device(self) -> None:
+        """Raise a `dubkit.errors.ConfigError` when the device asked for cannot be used here.
+
+        Called before any work; it must not load weights.
+        """
+        ...
+
+    def device_use(self) -> DeviceUse | None:
+        """Where the backend ran since it was last loaded (with notes on changes); ``None`` before."""
+        ...
 
 
 @runtime_checkable

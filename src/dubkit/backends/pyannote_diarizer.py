@@ -19,6 +19,7 @@ import attrs
 import numpy as np
 
 from dubkit.backends.base import BaseDiarizer
+from dubkit.backends.devices import DeviceBackendMixin, check_device_option
 from dubkit.backends.wav import read_wav_mono
 from dubkit.errors import BackendRuntimeError, BackendUnavailableError, ConfigError
 from dubkit.models.media import AudioFile
@@ -78,8 +79,10 @@ def _nearest(turns: Sequence[tuple[float, float, str]], t: float) -> str:
     return min(turns, key=distance)[2]
 
 
-class PyannoteDiarizer(BaseDiarizer["PyannoteDiarizer.Options"]):
+class PyannoteDiarizer(DeviceBackendMixin, BaseDiarizer["PyannoteDiarizer.Options"]):
     """Who speaks when, by a pyannote.audio pipeline run on the whole analysis track."""
+
+    runtime = "torch"
 
     @attrs.frozen
     class Options:
@@ -91,7 +94,7 @@ class PyannoteDiarizer(BaseDiarizer["PyannoteDiarizer.Options"]):
             token: Hugging Face token for gated hub pipelines (``None``: huggingface_hub's own login).
                 Kept out of the options' repr.
             cache_dir: Where hub downloads are cached.
-            device: ``cpu``, ``cuda``, ...
+            device: ``auto`` (a CUDA GPU when torch sees one, else the CPU), ``cpu``, ``cuda``, ``cuda:1``.
             num_speakers: The exact number of speakers, when known.
             min_speakers: A lower bound on the number of speakers.
             max_speakers: An upper bound on the number of speakers.
@@ -103,7 +106,7 @@ class PyannoteDiarizer(BaseDiarizer["PyannoteDiarizer.Options"]):
         pipeline: str = "pyannote/speaker-diarization-community-1"
         token: str | None = attrs.field(default=None, repr=False)
         cache_dir: str | None = None
-        device: str = "cpu"
+        device: str = attrs.field(default="auto", validator=check_device_option)
         num_speakers: int | None = None
         min_speakers: int | None = None
         max_speakers: int | None = None
@@ -145,7 +148,9 @@ class PyannoteDiarizer(BaseDiarizer["PyannoteDiarizer.Options"]):
             ) from exc
         if pipeline is None:
             raise BackendUnavailableError(_KIND, _NAME, f"pyannote pipeline {opts.pipeline!r} was not found")
-        pipeline.to(torch.device(opts.device))
+        device = self._resolve_device()
+        pipeline.to(torch.device(device))
+        self._set_device_use(device, "float32")
         self._torch, self._pipeline = torch, pipeline
 
     def _close(self) -> None:

@@ -44,6 +44,8 @@ import numpy as np
 import numpy.typing as npt
 
 from dubkit.backends.base import BaseVAD
+from dubkit.backends.devices import CudaProbe, DeviceBackendMixin, check_device_option
+from dubkit.backends.onnx_session import execution_providers, session_device
 from dubkit.backends.silero_timestamps import WINDOW_SAMPLES, speech_timestamps
 from dubkit.backends.wav import wav_blocks
 from dubkit.errors import BackendRuntimeError, BackendUnavailableError, ConfigError, DubkitError
@@ -80,8 +82,10 @@ def _positive(instance: object, attribute: attrs.Attribute[Any], value: float) -
         raise ConfigError(f"{attribute.name} must be > 0, got {value!r}", field=attribute.name)
 
 
-class SileroVAD(BaseVAD["SileroVAD.Options"]):
+class SileroVAD(DeviceBackendMixin, BaseVAD["SileroVAD.Options"]):
     """Speech regions from Silero VAD's per-window speech probabilities."""
+
+    runtime = "onnxruntime"
 
     @attrs.frozen
     class Options:
@@ -101,6 +105,9 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
                 installed silero-vad ships it (6.2 and later), ``False`` never.
             block_seconds: Seconds of audio read at a time (a block of 60 s at 16 kHz takes about 10 MB
                 while it is converted).
+            device: Where the ONNX model runs: ``auto`` (CUDA when onnxruntime has its CUDA provider,
+                i.e. onnxruntime-gpu; else the CPU), ``cpu``, ``cuda`` or ``cuda:N``. The TorchScript
+                model (``onnx=False``) runs on the CPU.
         """
 
         threshold: float = attrs.field(default=0.5, validator=_probability)
@@ -112,6 +119,7 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
         onnx: bool | None = None
         sequence: bool | None = None
         block_seconds: float = attrs.field(default=60.0, validator=_positive)
+        device: str = attrs.field(default="auto", validator=check_device_option)
 
     _model: Any = None
     _session: Any = None
@@ -137,14 +145,19 @@ class SileroVAD(BaseVAD["SileroVAD.Options"]):
         if sequence is not False:
             path = _packaged_onnx_model(_SEQUENCE_FILE, required=bool(sequence))
             if path is not None:
-                self._sequence_session = _onnx_session(path)
+                self._sequence_session = self._onnx_session(path)
                 return  # the one-window model is loaded if 8 kHz audio comes
-        self._session = _onnx_session(_packaged_onnx_model())
+        self._session = self._onnx_session(_packaged_onnx_model())
+
+    def _onnx_session(self, path: Path) -> Any:
+        session = _onnx_session(path, self.options.device, self._cuda_probe)
+        self._set_device_use(session_device(session))
+        return session
 
     def _window_session(self) -> Any:
         """The one-window-per-call ONNX session (loaded on first use when the sequence model is used)."""
         if self._session is None:
-            self._session = _onnx_session(_packaged_onnx_model())
+            self._session = self._onnx_session(_packaged_onnx_model())
         return self._session
 
     def _load_torchscript(self) -> None:
@@ -351,23 +364,22 @@ def _no_progress(fraction: float) -> None:
     """Progress nobody follows."""
 
 
-def _onnx_session(path: Path) -> Any:
-    """An onnxruntime session of a model file with silero's own settings: one thread, CPU."""
+def _onnx_session(path: Path, device: str, probe: CudaProbe | None) -> Any:
+    """An onnxruntime session of a model file with silero's own settings: one thread, on ``device``."""
     try:
         import onnxruntime  # type: ignore[import-untyped]
     except ImportError as exc:
         raise BackendUnavailableError(
             _KIND, _NAME, f"cannot import onnxruntime: {exc}", install=_INSTALL
         ) from exc
-    # silero's own OnnxWrapper settings: one thread (one 32 ms window at a time), CPU. (Two threads make
+    # silero's own OnnxWrapper settings: one thread (one 32 ms window at a time). (Two threads make
     # the sequence model ~25% faster only while they spin between its small kernels, on an idle machine.)
     options = onnxruntime.SessionOptions()
     options.inter_op_num_threads = 1
     options.intra_op_num_threads = 1
+    providers = execution_providers(onnxruntime, device, probe=probe)  # ConfigError: no CUDA for "cuda"
     try:
-        return onnxruntime.InferenceSession(
-            str(path), sess_options=options, providers=["CPUExecutionProvider"]
-        )
+        return onnxruntime.InferenceSession(str(path), sess_options=options, providers=providers)
     except Exception as exc:
         raise BackendUnavailableError(
             _KIND, _NAME, f"cannot load the Silero VAD model {path}: {exc}", install=_INSTALL

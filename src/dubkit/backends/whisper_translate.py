@@ -22,6 +22,7 @@ from typing import Any
 import attrs
 
 from dubkit.backends.base import BaseTranslator
+from dubkit.backends.devices import check_device_option
 from dubkit.backends.faster_whisper import FasterWhisperTranscriber
 from dubkit.backends.protocols import TranslationCandidate
 from dubkit.errors import BackendRuntimeError, ConfigError, UnsupportedLanguagePairError
@@ -58,8 +59,9 @@ class WhisperTranslator(BaseTranslator["WhisperTranslator.Options"]):
             model_dir: Where the packaged base model is assembled (default: the transcriber's default).
             download_root: Where hub models are cached.
             local_files_only: Never reach the hub for a named model.
-            device: ``cpu``, ``cuda`` or ``auto``.
-            compute_type: CTranslate2 compute type.
+            device: ``auto`` (a CUDA GPU when CTranslate2 sees one, else the CPU), ``cpu``, ``cuda`` or
+                ``cuda:N``, as the transcriber's (see `dubkit.backends.devices`).
+            compute_type: CTranslate2 compute type; ``auto`` is ``float16`` on CUDA, ``int8`` on the CPU.
             beam_size: Beam width of the translation.
             cpu_threads: CPU threads; 0 = every core this process may use.
             gap: Seconds of silence between sentences decoded back to back.
@@ -70,8 +72,8 @@ class WhisperTranslator(BaseTranslator["WhisperTranslator.Options"]):
         model_dir: Path | None = attrs.field(default=None, converter=_optional_path)
         download_root: Path | None = attrs.field(default=None, converter=_optional_path)
         local_files_only: bool = False
-        device: str = "cpu"
-        compute_type: str = "int8"
+        device: str = attrs.field(default="auto", validator=check_device_option)
+        compute_type: str = "auto"
         beam_size: int = attrs.field(default=5, validator=_positive)
         cpu_threads: int = attrs.field(default=0, validator=attrs.validators.ge(0))
         gap: float = attrs.field(default=1.0, validator=_positive)

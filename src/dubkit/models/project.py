@@ -50,11 +50,18 @@ class SourceMedia(_Model):
 
 
 class BackendChoice(_Model):
-    """One backend the run used."""
+    """One backend the run used.
+
+    ``device`` and ``compute_type`` say where it ran in the run that wrote the project (``cuda``,
+    ``float16``): what ``device="auto"`` resolved to, or where it moved after running out of GPU
+    memory. ``None`` when the backend does not choose a device or its stage came from the cache.
+    """
 
     name: str
     version: str = ""
     options: dict[str, object] = Field(default_factory=dict)
+    device: str | None = None
+    compute_type: str | None = None
 
 
 class ProjectVoice(_Model):

@@ -11,6 +11,7 @@ from typing import Any
 
 from typing_extensions import Self
 
+from dubkit.backends.binding import BackendBinding
 from dubkit.errors import CancelledError, ConfigError, DubkitError, StageError
 from dubkit.models.languages import get_language
 from dubkit.models.project import BackendChoice, DubProject, ProjectVoice
@@ -118,10 +119,11 @@ class Pipeline:
             produced[stage.output.name] = stage.output
 
     def validate(self, request: RunRequest) -> None:
-        """Check everything that can be checked before any work: languages, backends, options.
+        """Check everything that can be checked before any work: languages, backends, options, devices.
 
         Raises:
-            ConfigError: an unknown language, an unsupported pair, or an invalid option.
+            ConfigError: an unknown language, an unsupported pair, an invalid option, or a device asked
+                for that cannot be used here (``device="cuda"`` without a GPU or its packages).
             BackendError: a backend that is missing, unavailable or invalid.
         """
         get_language(request.target_language)
@@ -129,6 +131,8 @@ class Pipeline:
             get_language(request.source_language)
         for stage in self._stages:
             stage.validate(request)
+            for binding in _bindings(stage):
+                binding.check_device()
 
     # --- running ----------------------------------------------------------------------------------
 
@@ -266,7 +270,7 @@ class Pipeline:
             )
             reports.append(report)
         project = build_project(
-            request, artifacts, reports, run_dir=store.root, backends=self._backends(request)
+            request, artifacts, reports, run_dir=store.root, backends=self._backends(request, reports)
         )
         return DubResult(
             request=request, project=project, artifacts=artifacts, reports=tuple(reports), run_dir=store.root
@@ -340,17 +344,24 @@ class Pipeline:
         artifacts.set(stage.output, value)
         digests[stage.output.name] = digest
         emit(1.0, f"{seconds:.1f}s", state=ProgressState.FINISHED)
-        return StageReport(stage.name, key, seconds, cached=False, issues=tuple(ctx.issues))
+        devices = tuple(
+            (b.kind, b.name, use) for b in _bindings(stage) if (use := b.device_use()) is not None
+        )
+        return StageReport(stage.name, key, seconds, cached=False, issues=tuple(ctx.issues), devices=devices)
 
-    def _backends(self, request: RunRequest) -> dict[str, BackendChoice]:
+    def _backends(self, request: RunRequest, reports: Sequence[StageReport]) -> dict[str, BackendChoice]:
+        used = {(kind, name): use for report in reports for kind, name, use in report.devices}
         out = {}
         for stage in self._stages:
             fp = stage.fingerprint(request).get("backend")
             if isinstance(fp, Mapping) and {"kind", "name"} <= fp.keys():
+                use = used.get((str(fp["kind"]), str(fp["name"])))
                 out[str(fp["kind"])] = BackendChoice(
                     name=str(fp["name"]),
                     version=str(fp.get("version", "")),
                     options=dict(fp.get("options", {})),
+                    device=use.device if use else None,
+                    compute_type=(use.compute_type or None) if use else None,
                 )
         return out
 
@@ -371,6 +382,15 @@ class Pipeline:
 
     def __repr__(self) -> str:
         return f"Pipeline({' -> '.join(self.stage_names())})"
+
+
+def _bindings(stage: Stage[Any]) -> list[BackendBinding[Any]]:
+    """The backend bindings a stage holds (as attributes, alone or in a list or tuple)."""
+    found: list[BackendBinding[Any]] = []
+    for value in getattr(stage, "__dict__", {}).values():
+        items = value if isinstance(value, (list, tuple)) else (value,)
+        found.extend(item for item in items if isinstance(item, BackendBinding))
+    return found
 
 
 def _voice_from_project(voice: ProjectVoice) -> Voice:

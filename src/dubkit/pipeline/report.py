@@ -224,6 +224,12 @@ def build_project(
         notes.append(f"{kept} sentence(s) kept source text the translator failed on: review them")
     if synthesis is not None:
         notes += [f"{issue.segment_id}: {issue.message}" for issue in synthesis.fallbacks]
+    notes += [
+        f"{report.name} ({kind} {name}): {note}"
+        for report in reports
+        for kind, name, use in report.devices
+        for note in use.notes
+    ]
     quality = JobQuality(
         loudness_lufs=dubbed.loudness_lufs if dubbed else None,
         stage_seconds=stage_seconds,

@@ -10,6 +10,7 @@ from typing import Any
 
 import attrs
 
+from dubkit.backends.devices import DeviceUse
 from dubkit.models.media import MuxedMedia
 from dubkit.models.project import DubProject
 from dubkit.models.speech import SegmentIssue, Transcript, Translation
@@ -39,6 +40,8 @@ class StageReport:
         seconds: Wall time; 0 when skipped.
         cached: Whether its artifact existed and the stage was skipped.
         issues: Units (segments) that failed and were left out.
+        devices: ``(kind, name, use)`` of each backend the stage ran on a device it chose (see
+            `dubkit.backends.devices`); empty when the stage came from the cache.
     """
 
     name: str
@@ -46,6 +49,7 @@ class StageReport:
     seconds: float
     cached: bool
     issues: tuple[SegmentIssue, ...] = ()
+    devices: tuple[tuple[str, str, DeviceUse], ...] = ()
 
 
 @attrs.frozen(slots=True)
