@@ -39,12 +39,14 @@ UNLIMITED: dict[str, Any] = {"max_active_jobs_per_owner": 0, "upload_rate_limit"
 
 @attrs.define
 class LiveServer:
-    """A running server: its base URL, settings, API keys by owner and the stand-in transcriber's gate."""
+    """A running server: its base URL, settings, API keys by owner, and the gates of the stand-in
+    transcriber and voice."""
 
     url: str
     settings: ServerSettings
     keys: dict[str, str]
     gate: TranscribeGate
+    voice_gate: TranscribeGate
     app: Any
     _server: uvicorn.Server
     _thread: threading.Thread
@@ -79,8 +81,8 @@ def start_live_server(data_dir: Path, keys: dict[str, str] | None = None, **over
         runner_poll_seconds=0.1,
         **overrides,
     )
-    gate = TranscribeGate()
-    registry = make_registry(gate)
+    gate, voice_gate = TranscribeGate(), TranscribeGate()
+    registry = make_registry(gate, voice_gate)
     app = create_app(settings, pipelines=job_pipelines(registry), registry=registry)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
@@ -92,7 +94,7 @@ def start_live_server(data_dir: Path, keys: dict[str, str] | None = None, **over
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
-    return LiveServer(f"http://127.0.0.1:{port}", settings, keys, gate, app, server, thread)
+    return LiveServer(f"http://127.0.0.1:{port}", settings, keys, gate, voice_gate, app, server, thread)
 
 
 @pytest.fixture(scope="session")

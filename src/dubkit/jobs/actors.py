@@ -25,15 +25,14 @@ from typing import Any
 import dramatiq
 
 from dubkit.errors import CancelledError, JobError
-from dubkit.jobs.attempt import PERMANENT_ERRORS, describe_error, perform, remove_outputs
+from dubkit.jobs.attempt import PERMANENT_ERRORS, describe_error, forget_run, perform, remove_outputs
 from dubkit.jobs.broker import ACTOR_NAME, QUEUE_NAME
-from dubkit.jobs.checkpoints import discard_checkpoints
 from dubkit.jobs.event_codec import JobResult
 from dubkit.jobs.event_publisher import EventPublisher
 from dubkit.jobs.events import JobEventState
 from dubkit.jobs.pipelines import PipelineSource, as_job_pipelines
 from dubkit.jobs.redis_keys import CANCEL_TTL_S, attempts_key, cancel_key, finished_key
-from dubkit.jobs.ticket import JobTicket
+from dubkit.jobs.ticket import JobTicket, redub_step
 from dubkit.jobs.watcher import Watcher
 from dubkit.pipeline.progress import CancelToken
 from dubkit.storage.fsspec_storage import FsspecStorage
@@ -116,8 +115,12 @@ class Actors:
         attempt: int = 0,
         original_filename: str = "",
         backends: Mapping[str, str] | None = None,
+        redub: Mapping[str, object] | None = None,
     ) -> None:
-        """The actor: one delivery of a job (``attempt`` is the store's attempt count when it was sent)."""
+        """The actor: one delivery of a job (``attempt`` is the store's attempt count when it was sent).
+
+        ``redub`` describes a re-dub step after edits (`dubkit.jobs.ticket.RedubStep`), absent for a dub.
+        """
         if self.client.exists(finished_key(job_id)):
             # delivered again after it ended (its worker died before acknowledging): nothing left to do
             logger.info("job %s already finished; this delivery is dropped", job_id)
@@ -138,6 +141,7 @@ class Actors:
             target_language=target_language,
             source_language=source_language,
             backends=dict(backends or {}),
+            redub=redub_step(redub),
         )
         storage = self._storage(storage_url)
         cancel = CancelToken()
@@ -159,18 +163,18 @@ class Actors:
                 )
         except CancelledError:
             logger.info("job %s cancelled; removing its partial outputs", job_id)
-            remove_outputs(storage, owner, job_id)
+            remove_outputs(storage, owner, job_id, ticket.version)
             self._end(events, work, JobEventState.CANCELLED, "cancelled")
             return
         except PERMANENT_ERRORS as exc:
-            discard_checkpoints(storage, owner, job_id)
+            forget_run(storage, ticket)
             self._end(events, work, JobEventState.FAILED, str(exc))
             return
         except Exception as exc:
             message = describe_error(exc)
             if number >= self.max_attempts:
                 final = f"dead-lettered after {number} attempts; last error: {message}"
-                discard_checkpoints(storage, owner, job_id)
+                forget_run(storage, ticket)
                 self._end(events, work, JobEventState.FAILED, final)
                 return
             events.send(None, JobEventState.RETRYING, message)

@@ -9,7 +9,9 @@ machine) therefore resumes where the last attempt's last committed stage left it
 same machine. Temp files of interrupted writes (dot files) are never copied.
 
 The copies cost storage traffic of about the run directory's size once (the extracted audio, the
-stems, the clips and the mix); they are removed when the job ends (`discard_checkpoints`).
+stems, the clips and the mix), and its size in storage while the job lives: a completed job keeps its
+mirror so that it can be re-dubbed after edits on any worker (`dubkit.jobs.redub_step`); a job that
+fails or is cancelled before its first result loses it (`discard_checkpoints`).
 """
 
 from __future__ import annotations

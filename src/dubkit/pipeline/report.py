@@ -121,6 +121,7 @@ def build_project(
         t.segment_id: (ordered[i + 1].start if i + 1 < len(ordered) else None) for i, t in enumerate(ordered)
     }
 
+    kept_lines = set(request.keep_original)
     sentence_of: dict[str, TranslatedSentence] = {}
     for sentence in translation.sentence_units() if translation else ():
         sentence_of.update({i: sentence for i in sentence.segment_ids})
@@ -164,6 +165,7 @@ def build_project(
                 status="failed" if failed else "ok",
                 error=failures.get(seg.id),
                 sentence=unit.id if unit else None,
+                keep_original=seg.id in kept_lines,
             )
         )
     sentences = (

@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from dubkit.models.job import JobRecord, JobStatus
+from dubkit.server.outputs import result_version
 
 __all__ = [
     "BackendOut",
@@ -38,6 +39,8 @@ class JobLinks(BaseModel):
     vtt: str
     project: str
     cancel: str
+    segments: str = Field(description="The lines, to listen to and edit.")
+    redub: str = Field(description="Where to POST to re-dub the changed lines.")
 
 
 class JobOut(BaseModel):
@@ -57,6 +60,10 @@ class JobOut(BaseModel):
     input_size: int | None
     output_size: int | None
     processing_time_seconds: float | None
+    result_version: int | None = Field(
+        default=None,
+        description="The version of the result a download gives (1: the first dub, +1 per re-dub), if any.",
+    )
     backends: dict[str, str] = Field(default_factory=dict, description="Backend names chosen at upload.")
     links: JobLinks
 
@@ -160,6 +167,8 @@ def job_links(job_id: str) -> JobLinks:
         vtt=f"{base}/subtitles.vtt",
         project=f"{base}/project",
         cancel=f"{base}/cancel",
+        segments=f"{base}/segments",
+        redub=f"{base}/redub",
     )
 
 
@@ -182,6 +191,7 @@ def job_out(record: JobRecord) -> JobOut:
         input_size=record.input_size,
         output_size=record.output_size,
         processing_time_seconds=record.processing_time_seconds,
+        result_version=result_version(record),
         backends=backends,
         links=job_links(record.id),
     )

@@ -1,14 +1,22 @@
-"""Stage 10, mix: lay the clips over the background and normalise loudness (block by block, cached)."""
+"""Stage 10, mix: lay the clips over the background and normalise loudness (block by block, cached).
+
+A line kept in its original speech (``ClipTiming.source_audio``) plays the separated voice stem's slice
+of its slot over the background; with no separation there is nothing to add: the original audio under
+it is simply not ducked there.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from dubkit.errors import StageError
 from dubkit.media import mix
-from dubkit.models.media import DubbedAudio
-from dubkit.models.speech import Clip, Synthesis, TimingPlan
+from dubkit.media.pcm import open_pcm
+from dubkit.media.wavwrite import wav_header
+from dubkit.models.media import AudioFile, DubbedAudio
+from dubkit.models.speech import Clip, ClipTiming, Synthesis, TimingPlan, Voice
 from dubkit.pipeline.context import StageContext
 from dubkit.pipeline.keys import AUDIO, DUBBED, STEMS, SYNTHESIS, TIMING
 from dubkit.pipeline.stage import Artifacts, BaseStage, RunRequest
@@ -17,7 +25,9 @@ __all__ = ["MixStage", "chosen_clips"]
 
 
 def chosen_clips(synthesis: Synthesis, plan: TimingPlan) -> list[Clip]:
-    """The clip the plan chose for each line or joined sentence (its candidate at its speaking rate).
+    """The clip the plan chose for each dubbed line or joined sentence (its candidate at its speaking rate).
+
+    Lines kept in their original speech (``ClipTiming.source_audio``) have no dubbed clip and are left out.
 
     Raises:
         StageError: the plan names a clip the synthesis does not have.
@@ -28,6 +38,8 @@ def chosen_clips(synthesis: Synthesis, plan: TimingPlan) -> list[Clip]:
     }
     out = []
     for timing in plan.timings:
+        if timing.source_audio:
+            continue
         clip = by_choice.get((timing.segment_id, timing.candidate, round(timing.rate, 4)))
         if clip is None:
             raise StageError(
@@ -64,13 +76,49 @@ class MixStage(BaseStage[DubbedAudio]):
         """
         ctx.progress(0.0, "mixing")
         plan = inputs[TIMING]
+        stems = inputs[STEMS]
+        clips = chosen_clips(inputs[SYNTHESIS], plan)
+        kept = [t for t in plan.timings if t.source_audio]
+        if stems.voice is not None:
+            clips += [_original_speech(stems.voice, t, ctx.work_dir) for t in kept]
+        else:  # the original audio is the bed: not ducking it under a kept line is all it takes
+            plan = TimingPlan(tuple(t for t in plan.timings if not t.source_audio))
         return mix(
             plan,
-            chosen_clips(inputs[SYNTHESIS], plan),
+            clips,
             original=inputs[AUDIO].full,
-            background=inputs[STEMS].background,
+            background=stems.background,
             out_path=ctx.work_dir / "dubbed.wav",
             target_lufs=self.target_lufs,
             cwd=ctx.work_dir,
             cache_dir=ctx.units().directory,
         )
+
+
+def _original_speech(voice: AudioFile, timing: ClipTiming, folder: Path) -> Clip:
+    """The separated voice's slice of a kept line's slot, as a clip (its samples copied as stored)."""
+    pcm = open_pcm(voice.path)
+    first = max(0, round(timing.start * pcm.sample_rate))
+    count = max(1, round(timing.end * pcm.sample_rate) - first)
+    codec = "pcm_f32le" if pcm.raw_format == "f32le" else "pcm_s16le"
+    data = pcm.read_bytes(first, count)
+    if pcm.raw_format not in ("f32le", "s16le"):  # other integer widths: as 16-bit
+        samples = pcm.read(first, count)
+        data = (samples.clip(-1.0, 1.0) * 32767).astype("<i2").tobytes()
+    path = folder / f"original-{timing.segment_id}.wav"
+    header = wav_header(
+        sample_rate=pcm.sample_rate,
+        channels=pcm.channels,
+        layout=voice.channel_layout,
+        codec=codec,
+        frames=count,
+    )
+    path.write_bytes(header + data)
+    return Clip(
+        segment_id=timing.segment_id,
+        path=path,
+        duration=count / pcm.sample_rate,
+        sample_rate=pcm.sample_rate,
+        voice=Voice(id="original", language=""),
+        text="",
+    )
