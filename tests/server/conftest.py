@@ -9,6 +9,7 @@ Fixtures (shared with the browser test, tests/server/test_browser.py):
   (``{"alice": ..., "bob": ...}``); send one as the ``X-API-Key`` header.
 * ``sample_video`` (session scope): a generated talk (`dubkit.testing.make_sample_video`), ~6 s with speech.
 * ``start_server``: a function that starts another `LiveServer` with given settings (stopped after the test).
+* ``browser`` (module scope): Debian's Chromium, headless, through Playwright (``browser_support.py``).
 
 The servers have no per-owner job limit and no rate limits unless started with them (``UNLIMITED``).
 """
@@ -129,3 +130,10 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from .browser_support import launch_browser  # Playwright only where a test drives the browser
+
+    yield from launch_browser()

@@ -164,9 +164,14 @@ class ProjectSentence(_Model):
 
 
 class JobQuality(_Model):
-    """Whole-dub measures."""
+    """Whole-dub measures.
+
+    ``mix_gain_db`` is the gain that took the mix to its loudness target; a re-dub keeps it while the
+    result stays close to the target, so that an edit leaves the rest of the dub the same bytes.
+    """
 
     loudness_lufs: float | None = None
+    mix_gain_db: float | None = None
     stage_seconds: dict[str, float] = Field(default_factory=dict)
     real_time_factor: dict[str, float] = Field(default_factory=dict)
     flagged_segments: list[str] = Field(default_factory=list)

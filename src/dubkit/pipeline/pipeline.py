@@ -141,6 +141,7 @@ class Pipeline:
         edits: Mapping[str, str] | None = None,
         voices: Mapping[str, Voice] | None = None,
         keep_original: Collection[str] | None = None,
+        keep_gain_db: float | None = None,
         strict: bool = False,
     ) -> RunRequest:
         """Build a validated `RunRequest` (the input is hashed, not yet probed).
@@ -158,6 +159,7 @@ class Pipeline:
             translation_edits=tuple(sorted((edits or {}).items())),
             voice_edits=tuple(sorted((voices or {}).items())),
             keep_original=tuple(sorted(set(keep_original or ()))),
+            keep_gain_db=keep_gain_db,
             strict=strict,
         )
         self.validate(request)
@@ -225,7 +227,9 @@ class Pipeline:
 
         The project's edits are its sentences' and segments' translations that differ from the machine's
         (a sentence's edit is split into its lines again; a line's edit is that piece alone), its speakers'
-        voices, and the segments marked ``keep_original``.
+        voices, and the segments marked ``keep_original``. The mix keeps the project's gain while the
+        loudness stays near its target, so that the parts of the dub an edit does not reach stay the
+        same bytes.
 
         Args:
             project: The project, or the path of its ``.dub.json``.
@@ -252,6 +256,7 @@ class Pipeline:
             edits=project.translation_edits(),
             voices=voices,
             keep_original=project.kept_original(),
+            keep_gain_db=project.quality.mix_gain_db,
         )
         if request.source.sha256 != project.source.sha256:
             raise ConfigError(

@@ -191,6 +191,7 @@ def build_project(
         notes.append(f"{kept} sentence(s) kept source text the translator failed on: review them")
     quality = JobQuality(
         loudness_lufs=dubbed.loudness_lufs if dubbed else None,
+        mix_gain_db=dubbed.gain_db if dubbed else None,
         stage_seconds=stage_seconds,
         real_time_factor={k: round(v / duration, 4) for k, v in stage_seconds.items()} if duration else {},
         flagged_segments=[s.id for s in segments if s.quality.flags]

@@ -86,6 +86,8 @@ class RunRequest:
         voice_edits: Speaker label -> voice (from a dub project).
         keep_original: Segment ids whose original speech plays instead of a dubbed line (from a dub
             project), sorted.
+        keep_gain_db: On a re-dub, the mix gain of the result it replaces (kept while the loudness stays
+            near the target, so that untouched parts of the dub stay the same bytes).
         strict: Fail the run on the first failed segment instead of completing a partial dub.
     """
 
@@ -95,6 +97,7 @@ class RunRequest:
     translation_edits: tuple[tuple[str, str], ...] = ()
     voice_edits: tuple[tuple[str, Voice], ...] = ()
     keep_original: tuple[str, ...] = ()
+    keep_gain_db: float | None = None
     strict: bool = False
 
 

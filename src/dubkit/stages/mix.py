@@ -65,8 +65,11 @@ class MixStage(BaseStage[DubbedAudio]):
         self.target_lufs = target_lufs
 
     def fingerprint(self, request: RunRequest) -> Mapping[str, Any]:
-        """The loudness target."""
-        return {"target_lufs": self.target_lufs}
+        """The loudness target (and on a re-dub, the gain to keep)."""
+        out: dict[str, Any] = {"target_lufs": self.target_lufs}
+        if request.keep_gain_db is not None:
+            out["keep_gain_db"] = request.keep_gain_db
+        return out
 
     def run(self, ctx: StageContext, inputs: Artifacts) -> DubbedAudio:
         """Write the dubbed track into the stage folder.
@@ -92,6 +95,7 @@ class MixStage(BaseStage[DubbedAudio]):
             target_lufs=self.target_lufs,
             cwd=ctx.work_dir,
             cache_dir=ctx.units().directory,
+            keep_gain_db=ctx.request.keep_gain_db,
         )
 
 
