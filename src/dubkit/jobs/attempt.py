@@ -33,6 +33,7 @@ from dubkit.jobs.pipelines import JobPipelines
 from dubkit.jobs.redub_step import prune_replaced_stages, redub
 from dubkit.jobs.ticket import JobTicket
 from dubkit.pipeline.progress import CancelToken, ProgressEvent, ProgressHook, ProgressState
+from dubkit.storage.links import put_linked
 from dubkit.storage.paths import job_prefix, validate_segment
 from dubkit.storage.protocol import Storage
 
@@ -172,7 +173,7 @@ def perform(
     media_size = 0
     for path in (exported.srt, exported.vtt, exported.project, exported.media):  # media last
         cancel.raise_if_cancelled("upload")
-        size = storage.put_file(path, prefix + validate_segment(path.name, what="output name"))
+        size = put_linked(storage, path, prefix + validate_segment(path.name, what="output name"))
         if path == exported.media:
             media_size = size
     cancel.raise_if_cancelled("upload")
