@@ -94,6 +94,9 @@ def test_on_local_storage_the_mirror_shares_the_files_and_a_rewrite_does_not_rea
     elsewhere = tmp_path / "machine-b" / "run"
     assert RunCheckpoints(storage, "alice", "job", elsewhere).restore() == 3
     assert (elsewhere / "units" / "synthesize" / "c0ffee.wav").samefile(clip)
+    assert RunCheckpoints(storage, "alice", "job", run_dir).save() == 3  # a new attempt here links again
+    mirror = storage.local_path(checkpoint_prefix("alice", "job").rstrip("/"))
+    assert mirror is not None and not [p for p in mirror.rglob(".*")]  # and leaves no temp name behind
     rewritten = clip.with_name(".c0ffee.wav.tmp")  # a run writes a new file and renames it into place
     rewritten.write_bytes(b"another clip")
     rewritten.replace(clip)

@@ -199,3 +199,21 @@ def test_a_redub_can_be_cancelled_and_the_last_result_stays(
     assert client.get(done["links"]["download"]).status_code == 200
     after, _ = lines(client, job_id)
     assert after["pending_segments"] == [line["id"]]  # the change is still there, to re-dub later
+
+
+def test_a_job_without_a_result_has_no_lines_to_change(
+    live_server: LiveServer, client: httpx.Client, sample_video: SampleVideo
+) -> None:
+    live_server.gate.close()  # the dub waits in transcribe
+    try:
+        job = upload_job(client, sample_video.path, "es")
+        assert live_server.gate.entered.wait(30)
+        assert_problem(client.get(job["links"]["segments"]), 409, "completed")
+        refused = patch(client, job["id"], "seg-0001", '"x"', translation="HOLA")
+        assert_problem(refused, 409, "completed")
+        assert_problem(client.post(job["links"]["redub"]), 409, "completed")
+        assert_problem(client.get(f"{job['links']['segments']}/seg-0001/audio"), 409)
+    finally:
+        live_server.gate.open()
+    assert wait_finished(client, job["id"])["status"] == "completed"
+    assert client.get(job["links"]["segments"]).json()["pending_segments"] == []  # nothing was kept

@@ -24,6 +24,8 @@ __all__ = ["get_linked", "put_linked"]
 
 def _link(source: Path, target: Path) -> bool:
     """Hard-link ``source`` at ``target`` (a temp name, then an atomic rename); ``False`` when it cannot."""
+    if target.is_file() and target.samefile(source):
+        return True  # linked already (and rename() between two names of one file would do nothing)
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}{TEMP_SUFFIX}")
     try:
@@ -35,6 +37,7 @@ def _link(source: Path, target: Path) -> bool:
     except OSError:
         temp.unlink(missing_ok=True)
         return False
+    temp.unlink(missing_ok=True)  # still there only if the target became the same file meanwhile
     return True
 
 
