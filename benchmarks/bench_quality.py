@@ -30,13 +30,16 @@ def _percentile(values: list[float], q: float) -> float:
 
 
 def measure(project: DubProject) -> dict[str, object]:
-    placed = [s for s in project.segments if s.timing is not None]
-    offsets = [abs(s.timing.start - s.start) for s in placed if s.timing]
-    stretches = [s.timing.stretch for s in placed if s.timing]
-    ordered = sorted((s.timing for s in placed if s.timing), key=lambda t: t.start)
+    """Timing and quality figures of a dub: every clip it plays (lines, and sentences played as one clip)."""
+    placed = project.placed()  # (id, source start, source end, timing), in time order
+    offsets = [abs(t.start - start) for _, start, _, t in placed]
+    stretches = [t.stretch for *_, t in placed]
+    ordered = [t for *_, t in placed]
     overlaps = sum(1 for a, b in itertools.pairwise(ordered) if a.end > b.start + 1e-6)
-    last = max(placed, key=lambda s: s.start)
-    wers = [s.quality.back_wer for s in project.segments if s.quality.back_wer is not None]
+    last = max(placed, key=lambda p: p[1]) if placed else None
+    wers = [
+        s.quality.back_wer for s in (*project.segments, *project.sentences) if s.quality.back_wer is not None
+    ]
     within = sum(1 for x in stretches if 0.85 <= x <= 1.2)
     return {
         "lines": len(project.segments),
@@ -48,11 +51,9 @@ def measure(project: DubProject) -> dict[str, object]:
         "stretch_p50": round(_percentile(stretches, 0.5), 3) if stretches else None,
         "stretch_p95": round(_percentile(stretches, 0.95), 3) if stretches else None,
         "stretch_max": round(max(stretches), 3) if stretches else None,
-        "shorter_candidate_lines": sum(1 for s in placed if s.timing and s.timing.candidate > 0),
-        "faster_voice_lines": sum(1 for s in placed if s.timing and s.timing.rate > 1.0),
-        "end_of_video_drift_ms": round(1000 * abs(last.timing.start - last.start), 1)
-        if last.timing
-        else None,
+        "shorter_candidate_lines": sum(1 for t in ordered if t.candidate > 0),
+        "faster_voice_lines": sum(1 for t in ordered if t.rate > 1.0),
+        "end_of_video_drift_ms": round(1000 * abs(last[3].start - last[1]), 1) if last else None,
         "back_transcription_wer_mean": round(statistics.fmean(wers), 3) if wers else None,
         "loudness_lufs": project.quality.loudness_lufs,
         "flagged_lines": len(project.quality.flagged_segments),

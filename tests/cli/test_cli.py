@@ -63,12 +63,20 @@ def test_languages_lists_the_pairs_the_installed_backends_dub_and_who_translates
     pairs = {(p["source"], p["target"]): p for p in offer["pairs"]}
     assert pairs[("en", "es")]["translator"] == "apertium"  # Debian's apertium-eng-spa
     assert pairs[("en", "es")]["synthesizer"] == "espeak-ng"
-    assert pairs[("ja", "en")]["translator"] == "whisper-translate"  # any Whisper language into English
     assert ("en", "ja") not in pairs  # nothing installed here translates English into Japanese
-    detected = pairs[("auto", "en")]
-    assert {"es", "ja"} <= set(detected["sources"]) and detected["translator"] is None
+    detected = pairs[("auto", "es")]
+    assert "en" in detected["sources"] and detected["translator"] is None
     table = runner.invoke(app, ["languages", "--from", "en"])
     assert table.exit_code == 0 and "apertium" in table.stdout and "whisper" not in table.stdout
+
+
+def test_languages_into_english_from_every_language_whisper_knows() -> None:
+    pytest.importorskip("faster_whisper")
+    result = runner.invoke(app, ["languages", "--json", "--from", "auto"])
+    assert result.exit_code == 0, result.output
+    english = next(p for p in json.loads(result.stdout)["pairs"] if p["target"] == "en")
+    served = dict(zip(english["sources"], english["translators"], strict=True))
+    assert served["ja"] == served["es"] == "whisper-translate" and len(served) >= 90
 
 
 def test_a_named_translator_offers_only_its_own_pairs() -> None:
@@ -82,6 +90,19 @@ def test_languages_known_lists_every_language_and_its_codes() -> None:
     result = runner.invoke(app, ["languages", "--known"])
     assert result.exit_code == 0
     assert "spa_Latn" in result.stdout
+
+
+def test_dub_into_a_pair_no_translator_reaches_fails_before_touching_media_and_says_what_can(
+    tmp_path: Path,
+) -> None:
+    video = tmp_path / "not-even-media.mp4"
+    video.write_bytes(b"\x00" * 10)
+    args = ["dub", str(video), "--from", "en", "--to", "ja", "--vad", "energy", "--diarizer", "single"]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "no installed translator can translate 'en' -> 'ja'" in result.stderr
+    assert "reachable targets from 'en'" in result.stderr and "es" in result.stderr
+    assert not (tmp_path / ".dubkit").exists()
 
 
 def test_dub_with_an_unknown_language_fails_before_touching_media(tmp_path: Path) -> None:

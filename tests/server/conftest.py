@@ -28,6 +28,8 @@ import pytest
 import uvicorn
 from local_services import free_port
 
+from dubkit import PipelineConfig
+from dubkit.jobs import WarmPipelines
 from dubkit.server import ServerSettings, create_app, hash_api_key
 from dubkit.testing import SampleVideo, make_sample_video
 
@@ -71,8 +73,17 @@ class LiveServer:
         self._thread.join(30)
 
 
-def start_live_server(data_dir: Path, keys: dict[str, str] | None = None, **overrides: Any) -> LiveServer:
-    """Start uvicorn in a thread on a free port; returns once it accepts connections."""
+def start_live_server(
+    data_dir: Path,
+    keys: dict[str, str] | None = None,
+    *,
+    config: PipelineConfig | None = None,
+    **overrides: Any,
+) -> LiveServer:
+    """Start uvicorn in a thread on a free port; returns once it accepts connections.
+
+    ``config``: the jobs' pipeline settings (default: the fast stand-ins of ``fast_backends.CONFIG``).
+    """
     keys = keys or {}
     for name, value in UNLIMITED.items():
         overrides.setdefault(name, value)
@@ -84,7 +95,8 @@ def start_live_server(data_dir: Path, keys: dict[str, str] | None = None, **over
     )
     gate, voice_gate = TranscribeGate(), TranscribeGate()
     registry = make_registry(gate, voice_gate)
-    app = create_app(settings, pipelines=job_pipelines(registry), registry=registry)
+    pipelines = job_pipelines(registry) if config is None else WarmPipelines(config, registry=registry)
+    app = create_app(settings, pipelines=pipelines, registry=registry)
     port = free_port()
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
     server = uvicorn.Server(config)
@@ -122,8 +134,10 @@ def keyed_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServe
 def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     started: list[LiveServer] = []
 
-    def start(keys: dict[str, str] | None = None, **overrides: Any) -> LiveServer:
-        server = start_live_server(tmp_path / f"data{len(started)}", keys, **overrides)
+    def start(
+        keys: dict[str, str] | None = None, *, config: PipelineConfig | None = None, **overrides: Any
+    ) -> LiveServer:
+        server = start_live_server(tmp_path / f"data{len(started)}", keys, config=config, **overrides)
         started.append(server)
         return server
 

@@ -18,6 +18,7 @@ from dubkit.testing import SampleVideo
 
 from .conftest import LiveServer
 from .helpers import SocketReader, read_socket, upload, upload_job, wait_finished, ws_url
+from .tus_client import create
 
 API = "/api/v1"
 JOB_FIELDS = {
@@ -295,8 +296,32 @@ def test_health_backends_and_languages(live_server: LiveServer) -> None:
     names = {(b["stage"], b["name"]) for b in backends}
     assert ("transcriber", "regions") in names and ("translator", "apertium") in names
     assert all(set(b) >= {"stage", "name", "available", "extra"} for b in backends)
-    languages = client.get(f"{API}/languages").json()["languages"]
-    assert {"code": "es", "name": "Spanish"} in languages
+    offer = client.get(f"{API}/languages").json()
+    assert {"code": "es", "name": "Spanish"} in offer["languages"]
+    assert offer["sources"][0] == {"code": "auto", "name": "Detect automatically"}
+    pairs = {(p["source"], p["target"]): p for p in offer["pairs"]}
+    # The test server's stand-ins translate (shout) and voice (gated-voice: the sample sine voice) any pair.
+    assert (pairs[("en", "es")]["translator"], pairs[("en", "es")]["synthesizer"]) == ("shout", "gated-voice")
+    assert "en" in pairs[("auto", "es")]["sources"]
+    assert offer["translator"] == "shout" and offer["voices"]["es"] == "gated-voice"
+
+
+def test_a_pair_the_backends_cannot_dub_is_refused_before_any_work(
+    live_server: LiveServer, sample_video: SampleVideo
+) -> None:
+    client = live_server.client()
+    before = client.get(f"{API}/jobs").json()["total"]
+    refused = upload(client, sample_video.path, "ja", source_language="en", translator="apertium")
+    assert refused.status_code == 422, refused.text
+    problem = refused.json()
+    assert problem["code"] == "unsupported_language_pair" and problem["backend"] == "apertium"
+    assert "es" in problem["reachable"] and "ja" not in problem["reachable"]
+    assert "reachable targets" in problem["detail"]
+    # A resumable upload is refused at creation, before a byte of the file is sent.
+    created = create(client, 1000, source_language="en", target_language="ja", translator="apertium")
+    assert created.status_code == 422 and created.json()["code"] == "unsupported_language_pair"
+    assert client.get(f"{API}/jobs").json()["total"] == before
+    assert not list(live_server.settings.upload_dir.iterdir())
 
 
 def test_unknown_routes_and_methods_are_problems(live_server: LiveServer) -> None:

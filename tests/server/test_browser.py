@@ -302,3 +302,35 @@ def test_upload_resumes_after_a_network_error(
         assert not list((server.settings.upload_dir / "tus").glob("*.part"))
     finally:
         context.close()
+
+
+def test_the_page_offers_only_the_targets_the_server_can_dub_and_says_why_not_the_others(
+    browser: Browser, start_server: Callable[..., LiveServer]
+) -> None:
+    from .fast_backends import CONFIG
+
+    server = start_server(config=CONFIG.model_copy(update={"translator": "apertium"}))
+    context = browser.new_context(base_url=server.url)
+    page = context.new_page()
+    watch = PageWatch(page, server.url)
+    page.goto("/")
+    expect(page.locator("#source-language option[value='auto']")).to_have_count(1)
+
+    def offered() -> set[str]:
+        return set(page.locator("#target-language option").evaluate_all("os => os.map(o => o.value)"))
+
+    page.select_option("#source-language", "en")
+    expect(page.locator("#target-language option[value='es']")).to_have_count(1)
+    assert {"es", "ca", "eo"} <= offered() and not {"en", "ja", "de"} & offered()
+    missing = page.locator("#target-missing")
+    expect(missing).to_be_visible()
+    missing.locator("summary").click()
+    expect(missing).to_contain_text(
+        "Japanese (ja): the translator apertium does not translate English into it"
+    )
+    page.select_option("#source-language", "es")
+    expect(page.locator("#target-language option[value='pt']")).to_have_count(1)
+    assert {"en", "pt", "fr", "it", "ca"} <= offered() and "es" not in offered()
+    page.screenshot(path=str(SCREENSHOTS / "languages.png"), full_page=True)
+    watch.assert_clean()
+    context.close()

@@ -130,34 +130,32 @@ def _review_transcriber(
     return source.bind(registry, BackendKind.TRANSCRIBER, name, options)
 
 
-def _accepted_options(registry: Registry, name: str, options: Mapping[str, Any]) -> dict[str, Any]:
-    """The options a translator of the automatic choice takes from the translator options given."""
-    options_cls = getattr(registry.load_class(BackendKind.TRANSLATOR, name), "Options", None)
-    if options_cls is None or not attrs.has(options_cls):
-        return {}
-    fields = attrs.fields_dict(options_cls)
-    return {k: v for k, v in options.items() if k in fields}
-
-
 def bind_translators(
     registry: Registry, config: PipelineConfig, source: BackendSource | None = None
 ) -> TranslatorChoice:
     """The translator of a pipeline: the one ``config`` names, or the automatic choice per language pair.
 
     With ``translator="auto"`` every built-in translator of
-    `dubkit.backends.translator_choice.AUTO_TRANSLATORS` that can run here is bound (not loaded); the
-    translator options given apply to each one that has options of those names.
+    `dubkit.backends.translator_choice.AUTO_TRANSLATORS` that can run here is bound (not loaded). Its
+    options are given per translator: ``backend_options["translator"] = {"nllb": {"model": ...}}``.
 
     Raises:
         UnknownBackendError: a named translator is not registered.
         BackendUnavailableError: a named translator cannot run here.
-        ConfigError: invalid options.
+        ConfigError: invalid options (with ``auto``: options not given per translator).
     """
     source = source or _FreshBackends()
     given = config.backend_options.get(BackendKind.TRANSLATOR, {})
     if config.translator != AUTO:
         return TranslatorChoice.single(
             source.bind(registry, BackendKind.TRANSLATOR, config.translator, given)
+        )
+    flat = sorted(k for k, v in given.items() if not isinstance(v, Mapping))
+    if flat:
+        raise ConfigError(
+            f"translator option {flat[0]!r} names no translator: with translator 'auto', give options per "
+            'translator ({"nllb": {"model": "..."}}), or name the translator',
+            field="translator.options",
         )
     bound: dict[str, BackendBinding[Any]] = {}
     entries: list[tuple[BackendBinding[Any], str | None, str]] = []
@@ -174,7 +172,7 @@ def bind_translators(
                     hints.append(availability.install)
                 continue
             try:
-                options = _accepted_options(registry, step.name, given)
+                options = given.get(step.name)
                 bound[step.name] = source.bind(registry, BackendKind.TRANSLATOR, step.name, options)
             except BackendUnavailableError as exc:
                 if exc.install and exc.install not in hints:

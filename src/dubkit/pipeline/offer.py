@@ -23,9 +23,10 @@ from dubkit.models.languages import get_language, language_codes
 from dubkit.pipeline.build import PipelineConfig, bind_translators
 from dubkit.pipeline.warm import bind_backend
 
-__all__ = ["DubbablePair", "LanguageOffer", "language_offer"]
+__all__ = ["AUTO_SOURCE", "DubbablePair", "LanguageOffer", "language_name", "language_offer"]
 
 AUTO_SOURCE = "auto"
+"""The source language of a request whose language is detected."""
 
 
 @attrs.frozen(slots=True)

@@ -21,6 +21,7 @@ from starlette.responses import Response
 
 from dubkit._version import __version__
 from dubkit.backends.registry import Registry
+from dubkit.backends.translator_choice import AUTO
 from dubkit.jobs.pipelines import JobPipelines, WarmPipelines
 from dubkit.server import (
     progress_socket,
@@ -191,7 +192,7 @@ def _document_backend_names(app: FastAPI, registry: Registry) -> None:
             body = schema["paths"][API_PREFIX + UPLOAD_PATH]["post"]["requestBody"]
             fields = body["content"]["multipart/form-data"]["schema"]["properties"]
             for kind in BACKEND_FIELDS:
-                fields[kind]["enum"] = registry.names(kind)
+                fields[kind]["enum"] = registry.names(kind) + ([AUTO] if kind == "translator" else [])
             app.openapi_schema = schema
         return app.openapi_schema
 

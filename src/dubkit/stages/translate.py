@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import attrs
 
@@ -50,6 +50,8 @@ from dubkit.pipeline.stage import Artifacts, BaseStage, RunRequest
 from dubkit.stages.sentences import SentenceOptions, SentenceUnit, group_sentences, split_translation
 
 __all__ = ["TranslateStage"]
+
+T = TypeVar("T")
 
 
 @attrs.frozen
@@ -121,11 +123,11 @@ class _Call:
             value["a"] = [self._audio_digest, [list(span) for span in unit.spans]]
         return stable_hash(value)
 
-    def __call__(self, units: Sequence[TranslationUnit]) -> list[tuple[TranslationCandidate, ...]]:
-        """Translate ``units``; a unit with no usable candidate raises, failing the call.
+    def __call__(self, units: Sequence[TranslationUnit]) -> list[tuple[TranslationCandidate, ...] | None]:
+        """Translate ``units``: their candidates, ``None`` for a unit the translator gave nothing usable for.
 
         Raises:
-            ValueError: the translator returned the wrong number of results, or nothing for a unit.
+            ValueError: the translator returned the wrong number of results.
         """
         backend: Any = self.binding.get()
         if self.speech:
@@ -136,13 +138,21 @@ class _Call:
             raw = backend.translate([u.text for u in units], self.source, self.target, self.n_best)
         if len(raw) != len(units):
             raise ValueError(f"the translator returned {len(raw)} results for {len(units)} units")
-        out = []
-        for unit, candidates in zip(units, raw, strict=True):
-            normal = _normalise(candidates, unit.text, self.target)
-            if not normal:
-                raise ValueError(f"no translation of {unit.text[:60]!r}")
-            out.append(normal)
-        return out
+        return [
+            _normalise(candidates, unit.text, self.target) or None
+            for unit, candidates in zip(units, raw, strict=True)
+        ]
+
+    def one(self, unit: TranslationUnit) -> tuple[TranslationCandidate, ...]:
+        """Translate one unit.
+
+        Raises:
+            ValueError: the translator gave nothing usable for it.
+        """
+        (got,) = self([unit])
+        if got is None:
+            raise ValueError(f"no translation of {unit.text[:60]!r}")
+        return got
 
 
 class TranslateStage(BaseStage[Translation]):
@@ -286,16 +296,19 @@ class TranslateStage(BaseStage[Translation]):
         for batch in ctx.each(batches, label="batch"):
             label = f"sentences {batch[0][0].segment_ids[0]}..{batch[-1][0].segment_ids[-1]}"
             got = _attempt(ctx, label, partial(call, [t for _, t in batch]))
-            if got is not None:
-                for (unit, tunit), candidates in zip(batch, got, strict=True):
+            retry = []
+            for index, (unit, tunit) in enumerate(batch):
+                candidates = got[index] if got is not None else None
+                if candidates is None:
+                    retry.append((unit, tunit))  # the batch failed, or gave nothing for this one
+                else:
                     results[unit.id] = _Result(candidates)
                     cache.put(call.key(tunit), _Cached(candidates))
-                continue
-            for unit, tunit in batch:  # the batch failed as a whole: one unit at a time isolates it
-                one = _attempt(ctx, unit.id, partial(call, [tunit]))
+            for unit, tunit in retry:  # alone, then line by line
+                one = _attempt(ctx, unit.id, partial(call.one, tunit))
                 if one is not None:
-                    results[unit.id] = _Result(one[0])
-                    cache.put(call.key(tunit), _Cached(one[0]))
+                    results[unit.id] = _Result(one)
+                    cache.put(call.key(tunit), _Cached(one))
                 else:
                     results[unit.id] = self._by_line(ctx, call, unit)
         return results
@@ -310,9 +323,8 @@ class TranslateStage(BaseStage[Translation]):
             hit = cache.get(call.key(tunit), _Cached) if len(unit.segments) > 1 else None
             got = hit.candidates if hit is not None else None
             if got is None and len(unit.segments) > 1:
-                one = _attempt(ctx, seg.id, partial(call, [tunit]))
-                if one is not None:
-                    got = one[0]
+                got = _attempt(ctx, seg.id, partial(call.one, tunit))
+                if got is not None:
                     cache.put(call.key(tunit), _Cached(got))
             if got is None:
                 kept_source = True
@@ -330,7 +342,7 @@ class TranslateStage(BaseStage[Translation]):
         self.choice.close()
 
 
-def _attempt(ctx: StageContext, unit: str, work: Callable[[], list[tuple[TranslationCandidate, ...]]]) -> Any:
+def _attempt(ctx: StageContext, unit: str, work: Callable[[], T]) -> T | None:
     """``work`` with the run's retries; ``None`` when it still fails (the caller falls back)."""
     return ctx.attempt(unit, work, final=False)
 

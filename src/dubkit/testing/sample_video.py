@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import tempfile
 import wave
@@ -11,7 +12,7 @@ from pathlib import Path
 import attrs
 import numpy as np
 
-__all__ = ["DEFAULT_SCRIPT", "SampleLine", "SampleVideo", "lecture_script", "make_sample_video"]
+__all__ = ["DEFAULT_SCRIPT", "SampleLine", "SampleVideo", "lecture_script", "make_sample_video", "plain_text"]
 
 DEFAULT_SCRIPT: tuple[tuple[str, str], ...] = (
     ("en+m3", "Good morning, and welcome to the weekly science report."),
@@ -98,9 +99,21 @@ class SampleVideo:
         return " ".join(line.text for line in self.lines)
 
 
+def _is_ssml(text: str) -> bool:
+    return text.lstrip().startswith("<speak>")
+
+
+def plain_text(text: str) -> str:
+    """A script line without its SSML markup (``<break time="400ms"/>`` and the like)."""
+    return " ".join(re.sub(r"<[^>]*>", " ", text).split()) if _is_ssml(text) else text
+
+
 def _speak(voice: str, text: str, out: Path, rate: int) -> np.ndarray:
+    markup = ["-m"] if _is_ssml(text) else []
     subprocess.run(
-        ["espeak-ng", "-v", voice, "-s", "155", "-w", str(out), "--", text], check=True, capture_output=True
+        ["espeak-ng", "-v", voice, "-s", "155", *markup, "-w", str(out), "--", text],
+        check=True,
+        capture_output=True,
     )
     resampled = out.with_suffix(".r.wav")
     subprocess.run(
@@ -142,8 +155,9 @@ def make_sample_video(
     """Generate a video whose speech is ``script`` spoken by espeak-ng voices over a quiet noise bed.
 
     Needs ``espeak-ng`` and ``ffmpeg`` on PATH. The video is an H.264 test pattern; the audio AAC stereo.
-    ``pauses`` gives the silence after each line (``pause`` for every line when ``None``): a short one
-    between two lines makes them one sentence said with a pause inside it.
+    ``pauses`` gives the silence after each line (``pause`` for every line when ``None``). A line may be
+    SSML (``<speak>Ask not <break time="500ms"/> what your country can do for you.</speak>``): then
+    espeak-ng says it as one sentence with pauses inside it (the line's ``text`` is without the markup).
     """
     if pauses is not None and len(pauses) != len(script):
         raise ValueError(f"{len(pauses)} pauses for {len(script)} lines")
@@ -155,7 +169,7 @@ def make_sample_video(
         for i, (voice, text) in enumerate(script):
             speech = _speak(voice, text, folder / f"line{i}.wav", rate)
             after = pause if pauses is None else pauses[i]
-            lines.append(SampleLine(cursor, cursor + len(speech) / rate, voice, text))
+            lines.append(SampleLine(cursor, cursor + len(speech) / rate, voice, plain_text(text)))
             pieces += [speech, np.zeros(int(after * rate), np.float32)]
             cursor += len(speech) / rate + after
         voice_track = np.concatenate(pieces)

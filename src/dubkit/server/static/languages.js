@@ -23,7 +23,8 @@ export function whyNot(body, source, target) {
   if (!(target in body.voices)) return "no installed voice speaks it";
   const hint = body.install_hints.find((h) => h.source === source && h.target === target);
   const from = source === "auto" ? "any spoken language" : nameOf(body, source);
-  const reason = `no installed translator translates ${from} into it`;
+  const who = body.translator === "auto" ? "no installed translator translates" : `the translator ${body.translator} does not translate`;
+  const reason = `${who} ${from} into it`;
   return hint ? `${reason} (to add it: ${hint.hint})` : reason;
 }
 
