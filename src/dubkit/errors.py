@@ -8,7 +8,8 @@ react to it without parsing text. Third-party errors are translated at the bound
 DubkitError
 ├── ConfigError                   an invalid option, value or combination, found before any work
 │   ├── UnknownLanguageError      a language code dubkit or a backend does not support
-│   └── UnsupportedLanguagePairError
+│   ├── UnsupportedLanguagePairError
+│   └── SegmentNotFoundError      a line or sentence id the dub project does not have
 ├── BackendError
 │   ├── UnknownBackendError       no backend registered under that name (lists the known ones)
 │   ├── BackendUnavailableError   registered, but its optional dependency is missing (install hint)
@@ -57,6 +58,7 @@ __all__ = [
     "MediaLimitError",
     "NoAudioStreamError",
     "NotMediaError",
+    "SegmentNotFoundError",
     "StageError",
     "StorageError",
     "UnknownBackendError",
@@ -176,6 +178,24 @@ class UnsupportedLanguagePairError(ConfigError):
 
 
 # --- backends ------------------------------------------------------------------------------------
+
+
+class SegmentNotFoundError(ConfigError):
+    """A line (segment) or sentence id that the dub project does not have.
+
+    Attributes:
+        segment_id: The id asked for.
+    """
+
+    code = "segment_not_found"
+
+    def __init__(self, segment_id: str) -> None:
+        super().__init__(
+            f"the dub has no line {segment_id!r}",
+            field="segment_id",
+            hint="use an id from GET /jobs/{job_id}/segments",
+        )
+        self.segment_id = segment_id
 
 
 class BackendError(DubkitError):

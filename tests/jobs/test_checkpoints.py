@@ -11,7 +11,7 @@ from dubkit.storage import FsspecStorage
 
 
 class RecordingStorage(FsspecStorage):
-    """Real storage that remembers the order of its uploads."""
+    """Real storage that remembers the order of its uploads (and, like S3, is not on this disk)."""
 
     def __init__(self, url: str) -> None:
         super().__init__(url)
@@ -20,6 +20,9 @@ class RecordingStorage(FsspecStorage):
     def put_file(self, local_path: Path, key: str) -> int:
         self.puts.append(key)
         return super().put_file(local_path, key)
+
+    def local_path(self, key: str) -> Path | None:
+        return None
 
 
 def write(path: Path, data: bytes) -> None:
@@ -77,3 +80,31 @@ def test_discarding_removes_only_that_jobs_checkpoints(tmp_path: Path, run_dir: 
     assert storage.list("alice/job/run") == []
     assert len(storage.list("alice/other/run")) == 3
     discard_checkpoints(storage, "alice", "never-ran")  # nothing there: no error
+
+
+def test_on_local_storage_the_mirror_shares_the_files_and_a_rewrite_does_not_reach_it(
+    tmp_path: Path, run_dir: Path
+) -> None:
+    storage = FsspecStorage(str(tmp_path / "storage"))
+    checkpoints = RunCheckpoints(storage, "alice", "job", run_dir)
+    assert checkpoints.save() == 3
+    clip = run_dir / "units" / "synthesize" / "c0ffee.wav"
+    mirrored = storage.local_path(checkpoint_prefix("alice", "job") + "units/synthesize/c0ffee.wav")
+    assert mirrored is not None and mirrored.samefile(clip)  # linked, not copied
+    elsewhere = tmp_path / "machine-b" / "run"
+    assert RunCheckpoints(storage, "alice", "job", elsewhere).restore() == 3
+    assert (elsewhere / "units" / "synthesize" / "c0ffee.wav").samefile(clip)
+    assert RunCheckpoints(storage, "alice", "job", run_dir).save() == 3  # a new attempt here links again
+    mirror = storage.local_path(checkpoint_prefix("alice", "job").rstrip("/"))
+    assert mirror is not None and not [p for p in mirror.rglob(".*")]  # and leaves no temp name behind
+    rewritten = clip.with_name(".c0ffee.wav.tmp")  # a run writes a new file and renames it into place
+    rewritten.write_bytes(b"another clip")
+    rewritten.replace(clip)
+    assert mirrored.read_bytes() == b"clip"  # the mirror keeps what was saved
+    assert checkpoints.save() == 1
+    assert mirrored.read_bytes() == b"another clip"
+    partial = run_dir / "units" / "separate" / "voice.wav.part"  # a stem still being written: copied
+    write(partial, b"RIFF partial")
+    assert checkpoints.save() == 1
+    copied = storage.local_path(checkpoint_prefix("alice", "job") + "units/separate/voice.wav.part")
+    assert copied is not None and copied.read_bytes() == b"RIFF partial" and not copied.samefile(partial)

@@ -386,7 +386,9 @@ def test_warm_backends_load_once_across_jobs_and_per_job_choices_load_only_what_
     # and loaded the 6 it used; w2 reused all 7; w3 chose another transcriber: only that one was loaded
     assert StandinTranscriber.loads - before == 2
     assert (warm.loads, warm.hits) == (7, 7 + 6)
-    assert warm.entries == 0 and warm.evictions == 8  # the runner closed its warm backends (all 8) when it ended
+    assert (
+        warm.entries == 0 and warm.evictions == 8
+    )  # the runner closed its warm backends (all 8) when it ended
     finished = [e.stage for e in events.of("w3") if e.state is JobEventState.FINISHED]
     assert len(finished) == 11
 

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from dubkit.errors import CancelledError, JobError, JobNotFoundError
+from dubkit.errors import CancelledError, JobError, JobNotFoundError, JobStateError
 from dubkit.jobs import JobStore
 from dubkit.models.job import JobRecord, JobStatus
 
@@ -287,3 +287,73 @@ def test_a_completion_keeps_the_attempts_it_lists_beside_the_other_metadata(stor
     )
     assert done.processing_time_seconds == 42.75
     assert done.job_metadata == {"voice": "clone", "n": 3, "attempt_history": history}
+
+
+def completed(store: JobStore, job_id: str) -> JobRecord:
+    store.create(make_job(job_id))
+    claim = store.claim("w1", LEASE)
+    assert claim is not None
+    return store.complete(job_id, claim.token, f"alice/{job_id}/output/a.mp4", 10, 1.0)
+
+
+REDUB = {"version": 2, "project": "alice/j1/redub-project.json"}
+
+
+def test_a_completed_job_is_queued_again_for_a_redub_and_keeps_its_result(store: JobStore) -> None:
+    completed(store, "j1")
+    with pytest.raises(JobNotFoundError):
+        store.request_redub("j1", "mallory", REDUB)
+    queued = store.request_redub("j1", "alice", REDUB)
+    assert (queued.status, queued.attempts, queued.progress) == (JobStatus.UPLOADED, 0, 0.0)
+    assert queued.output_path == "alice/j1/output/a.mp4" and queued.job_metadata["redub"] == REDUB
+    assert queued.job_metadata["voice"] == "clone"  # the rest of the metadata stays
+    with pytest.raises(JobStateError):  # queued already
+        store.request_redub("j1", "alice", REDUB)
+    claim = store.claim("w2", LEASE)
+    assert claim is not None and claim.job.attempts == 1
+    done = store.complete("j1", claim.token, "alice/j1/output-v2/a.mp4", 12, 0.5)
+    assert (done.status, done.output_path, done.error_message) == (
+        JobStatus.COMPLETED,
+        "alice/j1/output-v2/a.mp4",
+        None,
+    )
+
+
+def test_a_failed_or_cancelled_redub_leaves_the_last_result(store: JobStore, clock: FakeClock) -> None:
+    completed(store, "j1")
+    store.request_redub("j1", "alice", REDUB)  # cancelled while it waits
+    waiting = store.request_cancel("j1", "alice")
+    assert (waiting.status, waiting.cancel_requested) == (JobStatus.COMPLETED, False)
+    assert waiting.output_path == "alice/j1/output/a.mp4" and "cancelled" in (waiting.error_message or "")
+
+    store.request_redub("j1", "alice", REDUB)  # cancelled while it runs
+    claim = store.claim("w1", LEASE)
+    assert claim is not None
+    store.request_cancel("j1", "alice")
+    assert store.acknowledge_cancel("j1", claim.token).status is JobStatus.COMPLETED
+
+    store.request_redub("j1", "alice", REDUB)  # fails for good
+    claim = store.claim("w1", LEASE)
+    assert claim is not None
+    failed = store.fail("j1", claim.token, "voice model crashed")
+    assert failed.status is JobStatus.COMPLETED and failed.progress == 1.0
+    assert failed.error_message == "the re-dub failed: voice model crashed; this is the last result"
+
+    store.request_redub("j1", "alice", REDUB)  # its workers keep dying: dead-lettered
+    for _ in range(3):
+        assert store.claim("w1", LEASE) is not None
+        clock.advance(LEASE + 1)
+    assert store.claim("w2", LEASE) is None
+    dead = store.get("j1")
+    assert dead.status is JobStatus.COMPLETED and dead.output_path == "alice/j1/output/a.mp4"
+    assert "dead-lettered after 3 attempts" in (dead.error_message or "")
+
+
+def test_only_a_completed_job_is_redubbed(store: JobStore) -> None:
+    store.create(make_job("j1"))
+    with pytest.raises(JobStateError, match="uploaded"):
+        store.request_redub("j1", "alice", REDUB)
+    store.request_cancel("j1", "alice")
+    with pytest.raises(JobStateError, match="cancelled"):
+        store.request_redub("j1", "alice", REDUB)
+    assert store.get("j1").status is JobStatus.CANCELLED  # a first dub that never completed stays cancelled

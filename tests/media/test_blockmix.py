@@ -207,6 +207,33 @@ def test_the_limiter_never_lets_a_chunk_over_the_ceiling() -> None:
     assert np.allclose(curve.reshape(400, CHUNK)[untouched], final.gain, rtol=1e-5)
 
 
+def test_a_redub_keeps_the_gain_it_had_while_the_loudness_stays_near_the_target() -> None:
+    import math
+
+    from dubkit.media.blockmix import CHUNK, KEEP_GAIN_LU, BlockStats, final_gain
+    from dubkit.media.meter import GatingSums
+
+    def gain_for(lufs: float, keep: float | None) -> float:
+        steps = math.ceil(400 * CHUNK / 4800)
+        sums = GatingSums(0, np.full(steps, 4800 * 10 ** ((lufs + 0.691) / 10)))
+        stats = BlockStats(sums, np.full(400, 0.01, dtype=np.float32))
+        return final_gain(
+            [(Path("unused"), stats)],
+            sample_rate=48000,
+            total_frames=400 * CHUNK,
+            target_lufs=-16.0,
+            ceiling_db=-1.5,
+            silence_lufs=-70.0,
+            keep_gain_db=keep,
+        ).gain_db
+
+    assert gain_for(-20.04, None) == pytest.approx(4.0)  # a fresh mix: the nearest 0.1 dB step
+    assert gain_for(-20.06, None) == pytest.approx(4.1)
+    assert gain_for(-20.06, 4.0) == 4.0  # a re-dub that moved the loudness a little: the gain it had
+    assert gain_for(-20.0 - KEEP_GAIN_LU + 0.01, 4.0) == 4.0
+    assert gain_for(-20.0 - KEEP_GAIN_LU - 0.05, 4.0) == pytest.approx(4.6)  # too far: a new step
+
+
 def test_blocks_rendered_two_at_a_time_give_the_same_bytes(
     tmp_path: Path, long_bed: AudioFile, ffmpeg: FFmpeg, sine_wav: Callable[..., Path]
 ) -> None:

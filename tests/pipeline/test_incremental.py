@@ -12,6 +12,7 @@ import json
 from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pysubs2
 import pytest
 
@@ -267,3 +268,42 @@ def test_review_after_an_edit_hears_only_the_edited_line_again(
     assert RegionTranscriber.region_counts == [1]  # the review stage transcribed one clip back
     assert "review" in {r.name for r in second.reports if not r.cached}
     assert second.project.segments[1].quality.back_wer is not None
+
+
+def test_a_line_kept_in_its_original_speech_plays_the_original_there(
+    tmp_path: Path, sample: SampleVideo, registry: Registry
+) -> None:
+    from dubkit_sample_plugin.voice import SineVoice
+
+    from dubkit.media.pcm import open_pcm
+    from dubkit.pipeline.keys import AUDIO, DUBBED, TIMING
+
+    with build_pipeline(CONFIG, registry=registry) as pipeline:
+        first = pipeline.run(sample.path, to="es", source_language="en", run_dir=tmp_path / "run")
+        project = first.project.model_copy(deep=True)
+        kept = project.segments[1]
+        kept.keep_original = True
+        calls = SineVoice.calls
+        second = pipeline.redub(project)
+    assert SineVoice.calls == calls  # nothing voiced again
+    assert (
+        second.project.segments[1].keep_original
+        and second.project.quality.notes == first.project.quality.notes
+    )
+    timing = second.artifacts[TIMING].by_id()[kept.id]
+    assert timing.source_audio and (timing.start, timing.end, timing.stretch) == (kept.start, kept.end, 1.0)
+    assert {r.name for r in second.reports if not r.cached} <= {"synthesize", "fit", "mix", "mux"}
+
+    original = open_pcm(second.artifacts[AUDIO].full.path)
+    rate = original.sample_rate
+    # Inside the slot (away from the ducking's release after the line before), the dub is the original
+    # at the mix's gain; with the dubbed line it was not.
+    first_frame, count = round((kept.start + 0.5) * rate), round((kept.end - kept.start - 0.6) * rate)
+    source = original.read(first_frame, count).ravel()
+
+    def likeness(track: Path) -> float:
+        dub = open_pcm(track).read(first_frame, count).ravel()
+        return float(np.dot(source, dub) / (np.linalg.norm(source) * np.linalg.norm(dub)))
+
+    assert likeness(second.artifacts[DUBBED].track.path) > 0.999
+    assert likeness(first.artifacts[DUBBED].track.path) < 0.9

@@ -9,6 +9,7 @@ Fixtures (shared with the browser test, tests/server/test_browser.py):
   (``{"alice": ..., "bob": ...}``); send one as the ``X-API-Key`` header.
 * ``sample_video`` (session scope): a generated talk (`dubkit.testing.make_sample_video`), ~6 s with speech.
 * ``start_server``: a function that starts another `LiveServer` with given settings (stopped after the test).
+* ``browser`` (module scope): Debian's Chromium, headless, through Playwright (``browser_support.py``).
 
 The servers have no per-owner job limit and no rate limits unless started with them (``UNLIMITED``).
 """
@@ -41,12 +42,14 @@ UNLIMITED: dict[str, Any] = {"max_active_jobs_per_owner": 0, "upload_rate_limit"
 
 @attrs.define
 class LiveServer:
-    """A running server: its base URL, settings, API keys by owner and the stand-in transcriber's gate."""
+    """A running server: its base URL, settings, API keys by owner, and the gates of the stand-in
+    transcriber and voice."""
 
     url: str
     settings: ServerSettings
     keys: dict[str, str]
     gate: TranscribeGate
+    voice_gate: TranscribeGate
     app: Any
     _server: uvicorn.Server
     _thread: threading.Thread
@@ -90,8 +93,8 @@ def start_live_server(
         runner_poll_seconds=0.1,
         **overrides,
     )
-    gate = TranscribeGate()
-    registry = make_registry(gate)
+    gate, voice_gate = TranscribeGate(), TranscribeGate()
+    registry = make_registry(gate, voice_gate)
     pipelines = job_pipelines(registry) if config is None else WarmPipelines(config, registry=registry)
     app = create_app(settings, pipelines=pipelines, registry=registry)
     port = free_port()
@@ -104,7 +107,7 @@ def start_live_server(
         if not thread.is_alive() or time.monotonic() > deadline:
             raise RuntimeError("the test server did not start")
         time.sleep(0.02)
-    return LiveServer(f"http://127.0.0.1:{port}", settings, keys, gate, app, server, thread)
+    return LiveServer(f"http://127.0.0.1:{port}", settings, keys, gate, voice_gate, app, server, thread)
 
 
 @pytest.fixture(scope="session")
@@ -141,3 +144,10 @@ def start_server(tmp_path: Path) -> Iterator[Callable[..., LiveServer]]:
     yield start
     for server in started:
         server.stop()
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Any]:
+    from .browser_support import launch_browser  # Playwright only where a test drives the browser
+
+    yield from launch_browser()

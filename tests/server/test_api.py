@@ -300,10 +300,10 @@ def test_health_backends_and_languages(live_server: LiveServer) -> None:
     assert {"code": "es", "name": "Spanish"} in offer["languages"]
     assert offer["sources"][0] == {"code": "auto", "name": "Detect automatically"}
     pairs = {(p["source"], p["target"]): p for p in offer["pairs"]}
-    # The test server's stand-ins translate (shout) and voice (sine-voice) any pair.
-    assert pairs[("en", "es")]["translator"] == "shout" and pairs[("en", "es")]["synthesizer"] == "sine-voice"
+    # The test server's stand-ins translate (shout) and voice (gated-voice: the sample sine voice) any pair.
+    assert (pairs[("en", "es")]["translator"], pairs[("en", "es")]["synthesizer"]) == ("shout", "gated-voice")
     assert "en" in pairs[("auto", "es")]["sources"]
-    assert offer["translator"] == "shout" and offer["voices"]["es"] == "sine-voice"
+    assert offer["translator"] == "shout" and offer["voices"]["es"] == "gated-voice"
 
 
 def test_a_pair_the_backends_cannot_dub_is_refused_before_any_work(

@@ -65,3 +65,27 @@ def test_a_job_is_dubbed_by_a_worker_and_reported_live(
     download = client.get(f"/api/v1/jobs/{job['id']}/download", headers={"Range": "bytes=0-99"})
     assert download.status_code == 206 and len(download.content) == 100
     assert client.get(f"/api/v1/jobs/{job['id']}/subtitles.vtt").text.startswith("WEBVTT")
+
+
+def test_a_redub_runs_on_a_worker_from_the_mirrored_run(
+    start_server: Any, redis_url: str, worker: subprocess.Popen[bytes], sample_video: SampleVideo
+) -> None:
+    server: LiveServer = start_server(broker_url=redis_url)
+    client = server.client()
+    job = wait_finished(client, upload_job(client, sample_video.path, "es")["id"])
+    assert job["status"] == "completed", job["error_message"]
+    lines = client.get(job["links"]["segments"])
+    line = lines.json()["segments"][0]["id"]
+    edited = client.patch(
+        f"{job['links']['segments']}/{line}",
+        json={"translation": "HECHO EN OTRA MÁQUINA"},
+        headers={"If-Match": lines.headers["etag"]},
+    )
+    assert edited.status_code == 200, edited.text
+    assert client.post(job["links"]["redub"]).status_code == 202
+    done = wait_finished(client, job["id"])
+    assert done["status"] == "completed" and done["result_version"] == 2, done["error_message"]
+    project = client.get(done["links"]["project"]).json()
+    assert project["segments"][0]["translation"] == "HECHO EN OTRA MÁQUINA"
+    assert project["quality"]["stage_seconds"]["transcribe"] == 0.0  # resumed from the job's run, not redone
+    assert client.get(done["links"]["download"]).status_code == 200

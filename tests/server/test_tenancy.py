@@ -63,22 +63,31 @@ def test_another_tenant_gets_404_on_every_route_with_an_id(
     keyed_server: LiveServer, alice_job: dict[str, Any]
 ) -> None:
     routes = id_routes(keyed_server.app)
-    assert len(routes) >= 8  # get, status, cancel, download, preview, srt, vtt, project
+    # get, status, cancel, download, preview, srt, vtt, project, segments, a segment, its audio, redub
+    assert len(routes) >= 12
     alice, bob = keyed_server.client("alice"), keyed_server.client("bob")
-    for method, path in routes:
-        foreign = bob.request(method, path.replace("{job_id}", alice_job["id"]))
-        missing = bob.request(method, path.replace("{job_id}", "0" * 32))
+    segment = alice.get(alice_job["links"]["segments"]).json()["segments"][0]["id"]
+    for method, template in routes:
+        path = template.replace("{segment_id}", segment)
+        change = {"translation": "BOB WAS HERE"} if method == "PATCH" else None  # a valid change, refused
+        foreign = bob.request(
+            method, path.replace("{job_id}", alice_job["id"]), json=change, headers={"If-Match": "*"}
+        )
+        missing = bob.request(
+            method, path.replace("{job_id}", "0" * 32), json=change, headers={"If-Match": "*"}
+        )
         assert foreign.status_code == 404, (method, path, foreign.text)
         assert foreign.headers["content-type"] == "application/problem+json"
         assert foreign.json()["code"] == missing.json()["code"] == "job_not_found"
         assert foreign.json()["detail"].replace(alice_job["id"], "ID") == missing.json()["detail"].replace(
             "0" * 32, "ID"
         )
-        mine = alice.request(method, path.replace("{job_id}", alice_job["id"]))
+        mine = alice.request(method, path.replace("{job_id}", alice_job["id"]), json=change)
         assert mine.status_code != 404, (method, path)
     assert (
         alice.get(f"/api/v1/jobs/{alice_job['id']}").json()["status"] == "completed"
     )  # bob's cancel did nothing
+    assert alice.get(alice_job["links"]["segments"]).json()["pending_segments"] == []  # nor his edits
     assert bob.get("/api/v1/jobs").json() == {"jobs": [], "total": 0, "limit": 50, "offset": 0}
 
 

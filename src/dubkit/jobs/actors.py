@@ -30,17 +30,16 @@ from typing import Any
 import dramatiq
 
 from dubkit.errors import CancelledError, JobError
-from dubkit.jobs.attempt import PERMANENT_ERRORS, describe_error, perform, remove_outputs
+from dubkit.jobs.attempt import PERMANENT_ERRORS, describe_error, forget_run, perform, remove_outputs
 from dubkit.jobs.attempt_ledger import INTERRUPTED, AttemptLedger
 from dubkit.jobs.broker import ACTOR_NAME, QUEUE_NAME, acks_key
-from dubkit.jobs.checkpoints import discard_checkpoints
 from dubkit.jobs.event_codec import JobResult
 from dubkit.jobs.event_publisher import EventPublisher
 from dubkit.jobs.events import JobEventState
 from dubkit.jobs.job_context import JobContext, current_job, follow_stage, job_context
 from dubkit.jobs.pipelines import PipelineSource, as_job_pipelines
 from dubkit.jobs.redis_keys import JOB_KEY_TTL_S, cancel_key, finished_key
-from dubkit.jobs.ticket import JobTicket
+from dubkit.jobs.ticket import JobTicket, redub_step
 from dubkit.jobs.watcher import Watcher
 from dubkit.jobs.work_folder import WorkFolder
 from dubkit.jobs.worker_middleware import JobKeysCleanup
@@ -141,8 +140,12 @@ class Actors:
         attempt: int = 0,
         original_filename: str = "",
         backends: Mapping[str, str] | None = None,
+        redub: Mapping[str, object] | None = None,
     ) -> None:
-        """The actor: one delivery of a job (``attempt`` is the store's attempt count when it was sent)."""
+        """The actor: one delivery of a job (``attempt`` is the store's attempt count when it was sent).
+
+        ``redub`` describes a re-dub step after edits (`dubkit.jobs.ticket.RedubStep`), absent for a dub.
+        """
         ticket = JobTicket(
             job_id=job_id,
             owner=owner,
@@ -151,6 +154,7 @@ class Actors:
             target_language=target_language,
             source_language=source_language,
             backends=dict(backends or {}),
+            redub=redub_step(redub),
         )
         context = current_job()
         if context is not None and context.job_id == job_id:  # entered by the worker's middleware
@@ -212,14 +216,14 @@ class Actors:
                 self._lost(context, events, ledger, number)
                 return
             logger.info("job %s cancelled; removing its partial outputs", job_id)
-            remove_outputs(storage, owner, job_id)
+            remove_outputs(storage, owner, job_id, ticket.version)
             self._end(context, events, JobEventState.CANCELLED, "cancelled")
             return
         except PERMANENT_ERRORS as exc:
             if lost.is_set():
                 self._lost(context, events, ledger, number)
                 return
-            discard_checkpoints(storage, owner, job_id)
+            forget_run(storage, ticket)
             self._end(context, events, JobEventState.FAILED, str(exc))
             return
         except Exception as exc:
@@ -229,7 +233,7 @@ class Actors:
             message = describe_error(exc)
             if number >= self.max_attempts:
                 final = f"dead-lettered after {number} attempts; last error: {message}"
-                discard_checkpoints(storage, owner, job_id)
+                forget_run(storage, ticket)
                 self._end(context, events, JobEventState.FAILED, final)
                 return
             logger.warning("job %s: attempt %d failed; it will be retried", job_id, number, exc_info=True)

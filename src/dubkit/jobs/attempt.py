@@ -2,6 +2,11 @@
 
 The runners differ only in how they learn of a job (a store claim or a queue message), where its events go
 (subscribers and SQLite, or a Redis stream) and who records the outcome; the work itself is `perform`.
+
+A job's first dub makes result version 1 under ``<owner>/<job_id>/output/``; each re-dub after edits
+(`dubkit.jobs.redub_step`) makes the next version under ``output-v<N>/``, while the version before it stays
+where it is (and downloadable) until the new one completes. The run directory's mirror in storage is kept
+when a job completes: it is what a re-dub resumes from on any worker.
 """
 
 from __future__ import annotations
@@ -25,8 +30,10 @@ from dubkit.errors import (
 )
 from dubkit.jobs.checkpoints import RunCheckpoints, discard_checkpoints
 from dubkit.jobs.pipelines import JobPipelines
+from dubkit.jobs.redub_step import prune_replaced_stages, redub
 from dubkit.jobs.ticket import JobTicket
 from dubkit.pipeline.progress import CancelToken, ProgressEvent, ProgressHook, ProgressState
+from dubkit.storage.links import put_linked
 from dubkit.storage.paths import job_prefix, validate_segment
 from dubkit.storage.protocol import Storage
 
@@ -34,6 +41,7 @@ __all__ = [
     "PERMANENT_ERRORS",
     "JobOutput",
     "describe_error",
+    "forget_run",
     "input_file_name",
     "output_prefix",
     "perform",
@@ -61,9 +69,9 @@ class JobOutput:
     media_size: int
 
 
-def output_prefix(owner: str, job_id: str) -> str:
-    """The storage prefix of a job's outputs: ``<owner>/<job_id>/output/``."""
-    return job_prefix(owner, job_id) + "output/"
+def output_prefix(owner: str, job_id: str, version: int = 1) -> str:
+    """The storage prefix of a job's outputs: ``<owner>/<job_id>/output/``, ``output-v<N>/`` for version N."""
+    return job_prefix(owner, job_id) + ("output/" if version <= 1 else f"output-v{version}/")
 
 
 def input_file_name(original: str) -> str:
@@ -100,8 +108,9 @@ def perform(
     The pipeline's run directory is ``work/run``, mirrored to storage after every stage that commits
     (`RunCheckpoints`), so an attempt after a crash resumes from the finished stages on the same machine or
     on any other that shares the storage. Outputs are written with atomic storage writes, so each is whole
-    or absent; a retried attempt overwrites them with the same bytes. The mirror is removed once the
-    outputs are up.
+    or absent; a retried attempt overwrites them with the same bytes. The mirror stays once the outputs are
+    up, for re-dubs after edits. A ticket with a re-dub step runs the edited project instead
+    (`dubkit.jobs.redub_step`) and uploads the next result version.
 
     Args:
         ticket: The job.
@@ -143,28 +152,54 @@ def perform(
 
     language = None if ticket.source_language in (None, "", "auto") else ticket.source_language
     with pipelines.open(ticket.backends) as pipeline:
-        request = pipeline.make_request(local, to=ticket.target_language, source_language=language)
-        result = pipeline.execute(request, run_dir=work / "run", progress=checkpointing, cancel=cancel)
+        if ticket.redub is not None:
+            result = redub(
+                pipeline,
+                ticket,
+                storage=storage,
+                source=local,
+                run_dir=work / "run",
+                progress=checkpointing,
+                cancel=cancel,
+            )
+        else:
+            request = pipeline.make_request(local, to=ticket.target_language, source_language=language)
+            result = pipeline.execute(request, run_dir=work / "run", progress=checkpointing, cancel=cancel)
     uploading()
     out_dir = work / "output"
     shutil.rmtree(out_dir, ignore_errors=True)
     exported = result.export(out_dir, stem=PurePath(name).stem)
-    prefix = output_prefix(ticket.owner, ticket.job_id)
+    prefix = output_prefix(ticket.owner, ticket.job_id, ticket.version)
     media_size = 0
     for path in (exported.srt, exported.vtt, exported.project, exported.media):  # media last
         cancel.raise_if_cancelled("upload")
-        size = storage.put_file(path, prefix + validate_segment(path.name, what="output name"))
+        size = put_linked(storage, path, prefix + validate_segment(path.name, what="output name"))
         if path == exported.media:
             media_size = size
     cancel.raise_if_cancelled("upload")
-    discard_checkpoints(storage, ticket.owner, ticket.job_id)
+    if ticket.redub is not None:
+        prune_replaced_stages(result, storage, ticket)
     return JobOutput(prefix + exported.media.name, media_size)
 
 
-def remove_outputs(storage: Storage, owner: str, job_id: str) -> None:
-    """Remove a job's (partial) outputs and run checkpoints from storage; a failure is logged, not raised."""
+def remove_outputs(storage: Storage, owner: str, job_id: str, version: int = 1) -> None:
+    """Remove the (partial) outputs of one result version; a failure is logged, not raised.
+
+    For version 1 (a first dub that did not complete) the run checkpoints go too; a re-dub's version
+    leaves them, and the versions before it, in place: the job keeps its last result, editable.
+    """
     try:
-        storage.delete(output_prefix(owner, job_id).rstrip("/"), recursive=True)
+        storage.delete(output_prefix(owner, job_id, version).rstrip("/"), recursive=True)
     except StorageError:
         logger.warning("job %s: could not remove its outputs", job_id, exc_info=True)
-    discard_checkpoints(storage, owner, job_id)
+    if version <= 1:
+        discard_checkpoints(storage, owner, job_id)
+
+
+def forget_run(storage: Storage, ticket: JobTicket) -> None:
+    """A job's attempt failed for good: remove its run checkpoints, unless it keeps an earlier result.
+
+    A failed re-dub leaves the job with its last result, which stays editable, so its run mirror stays.
+    """
+    if ticket.redub is None:
+        discard_checkpoints(storage, ticket.owner, ticket.job_id)

@@ -9,7 +9,12 @@ machine) therefore resumes where the last attempt's last committed stage left it
 same machine. Temp files of interrupted writes (dot files) are never copied.
 
 The copies cost storage traffic of about the run directory's size once (the extracted audio, the
-stems, the clips and the mix); they are removed when the job ends (`discard_checkpoints`).
+stems, the clips and the mix), and its size in storage while the job lives: a completed job keeps its
+mirror so that it can be re-dubbed after edits on any worker (`dubkit.jobs.redub_step`); a job that
+fails or is cancelled before its first result loses it (`discard_checkpoints`). With ``file://``
+storage on the same filesystem the copies are hard links (`dubkit.storage.links`): a run directory's
+files are written once and never changed in place, so the two can share them; a stem a separation is
+still writing (``.part``) is always copied.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from pathlib import Path
 
 from dubkit.errors import StorageError
 from dubkit.pipeline.cache import ARTIFACT_FILE
+from dubkit.storage.links import get_linked, put_linked
 from dubkit.storage.paths import job_prefix
 from dubkit.storage.protocol import Storage
 
@@ -68,7 +74,10 @@ class RunCheckpoints:
             local = self.run_dir / rel
             if not rel or local.exists() or any(part.startswith(".") for part in rel.split("/")):
                 continue
-            self.storage.get_file(key, local)
+            if local.name.endswith(_IN_PLACE):
+                self.storage.get_file(key, local)
+            else:
+                get_linked(self.storage, key, local)
             self._copied[rel] = _stamp(local)
             copied += 1
         return copied
@@ -86,7 +95,10 @@ class RunCheckpoints:
         ]
         changed.sort(key=lambda item: item[1].name == ARTIFACT_FILE)  # commit markers last
         for rel, path, stamp in changed:
-            self.storage.put_file(path, self.prefix + rel)
+            if path.name.endswith(_IN_PLACE):
+                self.storage.put_file(path, self.prefix + rel)
+            else:
+                put_linked(self.storage, path, self.prefix + rel)
             self._copied[rel] = stamp
         return len(changed)
 
@@ -99,6 +111,10 @@ class RunCheckpoints:
             if path.is_file() and not any(part.startswith(".") for part in rel.split("/")):
                 files.append((rel, path))
         return files
+
+
+_IN_PLACE = ".part"
+"""Files a backend may still change in place (a separation's partial stems): copied, never linked."""
 
 
 def _stamp(path: Path) -> tuple[int, int]:

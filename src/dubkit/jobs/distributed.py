@@ -21,7 +21,7 @@ from dubkit.jobs.actors import Actors
 from dubkit.jobs.broker import ACTOR_NAME, QUEUE_NAME, make_broker
 from dubkit.jobs.redis_keys import CANCEL_TTL_S, attempts_key, cancel_key, finished_key
 from dubkit.jobs.store import JobStore
-from dubkit.jobs.ticket import backend_choices
+from dubkit.jobs.ticket import JobTicket, backend_choices
 from dubkit.models.job import JobRecord
 
 __all__ = ["ACTOR_NAME", "QUEUE_NAME", "Actors", "DistributedRunner", "make_broker"]
@@ -52,6 +52,8 @@ class DistributedRunner:
     def enqueue(self, record: JobRecord) -> str:
         """Send a stored job to the workers (its backend choices, ``job_metadata["backends"]``, go along).
 
+        A job whose re-dub was requested (`JobStore.request_redub`) goes as its re-dub step.
+
         Returns:
             The Dramatiq message id.
 
@@ -75,6 +77,7 @@ class DistributedRunner:
             kwargs={
                 "original_filename": record.original_filename,
                 "backends": backend_choices(record.job_metadata),
+                **({"redub": step.to_dict()} if (step := JobTicket.from_record(record).redub) else {}),
             },
             options={},
         )

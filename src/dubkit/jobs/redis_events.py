@@ -32,6 +32,7 @@ from dubkit.jobs.event_publisher import EventPublisher
 from dubkit.jobs.events import JobEvent, JobEventHub, JobEventState, JobSubscriber
 from dubkit.jobs.redis_keys import CANCEL_PREFIX, EVENTS_STREAM, attempts_key, cancel_key, lease_token
 from dubkit.jobs.store import JobStore
+from dubkit.jobs.ticket import JobTicket
 from dubkit.storage.fsspec_storage import FsspecStorage
 from dubkit.storage.protocol import Storage
 
@@ -235,7 +236,7 @@ class EventApplier:
                 "job %s cancelled after it finished; its outputs could not be removed", event.job_id
             )
         else:
-            remove_outputs(storage, record.user_id, event.job_id)
+            remove_outputs(storage, record.user_id, event.job_id, JobTicket.from_record(record).version)
         self.store.acknowledge_cancel(event.job_id, token)
         logger.info("job %s: the cancel won over its completion; outputs removed", event.job_id)
         return attrs.evolve(event, state=JobEventState.CANCELLED, message="cancelled")

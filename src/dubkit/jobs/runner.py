@@ -32,8 +32,14 @@ from pathlib import Path
 from types import TracebackType
 
 from dubkit.errors import CancelledError, JobError
-from dubkit.jobs.attempt import PERMANENT_ERRORS, describe_error, input_file_name, perform, remove_outputs
-from dubkit.jobs.checkpoints import discard_checkpoints
+from dubkit.jobs.attempt import (
+    PERMANENT_ERRORS,
+    describe_error,
+    forget_run,
+    input_file_name,
+    perform,
+    remove_outputs,
+)
 from dubkit.jobs.claim import Claim
 from dubkit.jobs.events import JobEventHub, JobEventState, JobSubscriber
 from dubkit.jobs.job_context import current_job, follow_stage, job_context
@@ -119,6 +125,7 @@ class InProcessRunner:
         """Where job events go; `subscribe` adds a receiver."""
         self._lock = threading.Lock()
         self._stopping = threading.Event()
+        self._wakeup = threading.Event()
         self._threads: list[threading.Thread] = []
         self._running: dict[str, JobRun] = {}
         self._counter = OutcomeCounter()
@@ -159,6 +166,10 @@ class InProcessRunner:
         logger.info("runner %s started with %d workers", self.name, self.workers)
         return self
 
+    def wake(self) -> None:
+        """Have idle worker threads look for a job now rather than at their next poll (a job was queued)."""
+        self._wakeup.set()
+
     def stop(self, timeout: float = 30.0) -> bool:
         """Stop claiming, and wait up to ``timeout`` seconds for running jobs to finish.
 
@@ -169,6 +180,7 @@ class InProcessRunner:
             Whether every worker thread ended.
         """
         self._stopping.set()
+        self._wakeup.set()
         deadline = time.monotonic() + max(0.0, timeout)
         for thread in self._threads:
             thread.join(max(0.0, deadline - time.monotonic()))
@@ -246,7 +258,8 @@ class InProcessRunner:
                     if claim is None:
                         if drain:
                             return
-                        self._stopping.wait(self.poll_seconds)
+                        self._wakeup.wait(self.poll_seconds)
+                        self._wakeup.clear()
                         continue
                     self._counter.add(self._process(claim, store))
         except BaseException as exc:
@@ -339,15 +352,15 @@ class InProcessRunner:
     def _fail(self, run: JobRun, message: str, work: Path) -> Outcome:
         logger.info("job %s failed: %s", run.job_id, message)
         run.guarded(lambda: run.store.fail(run.job_id, run.token, message, retry=False))
-        discard_checkpoints(self.storage, run.claim.job.user_id, run.job_id)
+        forget_run(self.storage, JobTicket.from_record(run.claim.job))
         self._remove_work(work)
         run.event(None, JobEventState.FAILED, message)
         return Outcome.FAILED
 
     def _retry(self, run: JobRun, message: str, work: Path) -> Outcome:
         record = run.guarded(lambda: run.store.fail(run.job_id, run.token, message, retry=True))
-        if record.status is JobStatus.FAILED:
-            discard_checkpoints(self.storage, run.claim.job.user_id, run.job_id)
+        if record.status is not JobStatus.UPLOADED:  # dead-lettered (a re-dub: back to its last result)
+            forget_run(self.storage, JobTicket.from_record(run.claim.job))
             self._remove_work(work)
             run.event(None, JobEventState.FAILED, record.error_message or message)
             return Outcome.FAILED
@@ -356,7 +369,8 @@ class InProcessRunner:
 
     def _cancel(self, run: JobRun, work: Path) -> Outcome:
         logger.info("job %s cancelled; removing its partial outputs", run.job_id)
-        remove_outputs(self.storage, run.claim.job.user_id, run.job_id)
+        ticket = JobTicket.from_record(run.claim.job)
+        remove_outputs(self.storage, ticket.owner, ticket.job_id, ticket.version)
         run.guarded(lambda: run.store.acknowledge_cancel(run.job_id, run.token))
         self._remove_work(work)
         run.event(None, JobEventState.CANCELLED, "cancelled")

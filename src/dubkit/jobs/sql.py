@@ -111,3 +111,24 @@ TAKE_ATTEMPT = (
     " WHERE id = :id AND status IN ('uploaded', 'processing') AND attempts < :attempt"
 )
 """Record that an external queue delivered attempt ``:attempt`` of a job (only a newer attempt wins)."""
+
+REQUEST_REDUB = (
+    "UPDATE jobs SET status = 'uploaded', attempts = 0, cancel_requested = 0, error_message = NULL,"
+    " dead_lettered_at = NULL, stage = NULL, progress = 0.0, updated_at = :now,"
+    " job_metadata = json_set(COALESCE(job_metadata, '{}'), '$.redub', json(:redub))"
+    " WHERE id = :id AND user_id = :owner AND status = 'completed' AND output_path IS NOT NULL"
+)
+"""Queue a completed job's re-dub (its ``output_path``, the last result, stays until replaced)."""
+
+RESTORE_RESULT = (
+    "UPDATE jobs SET status = 'completed', progress = 1.0, cancel_requested = 0, dead_lettered_at = NULL,"
+    " error_message = CASE WHEN status = 'cancelled' THEN 'the re-dub was cancelled; this is the last result'"
+    " ELSE 'the re-dub failed: ' || COALESCE(error_message, 'no reason given') || '; this is the last result'"
+    " END,"
+    " lease_owner = NULL, lease_token = NULL, lease_expires_at = NULL"
+    " WHERE (:id IS NULL OR id = :id) AND output_path IS NOT NULL AND status IN ('failed', 'cancelled')"
+)
+"""A job with a result whose re-dub failed or was cancelled goes back to ``completed`` with that result.
+
+Run after every statement that can fail or cancel a job (``:id`` NULL: every such job, after a claim's sweep).
+A first dub never has an ``output_path`` before it completes, so this touches re-dubs only."""

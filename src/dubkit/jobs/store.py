@@ -7,6 +7,10 @@ is claimed again (attempts + 1); past ``max_attempts`` it is dead-lettered (stat
 runs in a ``BEGIN IMMEDIATE`` transaction; every read filters by owner when an owner is given, and another
 owner's job is reported as not found.
 
+A completed job can be queued again to re-dub it after edits (`JobStore.request_redub`); it keeps its result
+(``output_path``) until the re-dub completes with a new one, and a re-dub that fails or is cancelled leaves
+it ``completed`` with that result and a note in ``error_message``.
+
 One `JobStore` holds one connection and belongs to one thread; open one per thread or process.
 """
 
@@ -27,7 +31,7 @@ from typing import Any
 import sqlite_utils
 from pydantic import ValidationError
 
-from dubkit.errors import CancelledError, JobError, JobNotFoundError
+from dubkit.errors import CancelledError, JobError, JobNotFoundError, JobStateError
 from dubkit.jobs import sql
 from dubkit.jobs.claim import Claim
 from dubkit.jobs.clock import Clock, format_time, plus_seconds, utc_now
@@ -213,7 +217,32 @@ class JobStore:
                     f"job {job_id!r} already {status.value}; it cannot be cancelled", job_id=job_id
                 )
             conn.execute(sql.CANCEL_WAITING if status is JobStatus.UPLOADED else sql.REQUEST_CANCEL, params)
+            conn.execute(sql.RESTORE_RESULT, {"id": job_id})
         logger.info("cancel requested for job %s (was %s)", job_id, status.value)
+        return self.get(job_id, owner)
+
+    def request_redub(self, job_id: str, owner: str, redub: Mapping[str, object]) -> JobRecord:
+        """Queue a completed job again to re-dub it after edits; it keeps its result until replaced.
+
+        The job becomes ``uploaded`` with a fresh count of attempts, and ``redub`` goes into
+        ``job_metadata["redub"]`` (what the worker re-dubs: `dubkit.jobs.ticket.RedubStep`). A re-dub that
+        fails or is cancelled leaves the job ``completed`` with its last result.
+
+        Raises:
+            JobNotFoundError: No such job for this owner.
+            JobStateError: The job has not completed (or is re-dubbing already).
+        """
+        params = {
+            "id": job_id,
+            "owner": owner,
+            "redub": json.dumps(dict(redub), sort_keys=True),
+            "now": format_time(self._now()),
+        }
+        with self._write("re-dub", job_id) as conn:
+            row = self._row(job_id, owner)
+            if conn.execute(sql.REQUEST_REDUB, params).rowcount != 1:
+                raise JobStateError(job_id, row["status"], "only a completed job can be re-dubbed")
+        logger.info("job %s queued for a re-dub (%s)", job_id, params["redub"])
         return self.get(job_id, owner)
 
     def cancelled(self, job_id: str, owner: str | None = None) -> bool:
@@ -254,6 +283,7 @@ class JobStore:
             for job_id, attempts in exhausted:
                 conn.execute(sql.DEAD_LETTER, {"now": now, "id": job_id})
                 logger.warning("job %s dead-lettered after %d attempts", job_id, attempts)
+            conn.execute(sql.RESTORE_RESULT, {"id": None})
             found = conn.execute(sql.SELECT_CLAIMABLE, {"now": now}).fetchone()
             if found is None:
                 return None
@@ -389,7 +419,7 @@ class JobStore:
             JobNotFoundError: No such job.
         """
         params: dict[str, object] = {"error": error, "max": self.max_attempts}
-        self._guarded("fail", job_id, token, sql.RETRY if retry else sql.FAIL, params)
+        self._guarded("fail", job_id, token, sql.RETRY if retry else sql.FAIL, params, restore=True)
         record = self.get(job_id)
         logger.info("job %s attempt %d failed (%s): %s", job_id, record.attempts, record.status.value, error)
         return record
@@ -401,7 +431,7 @@ class JobStore:
             JobError: ``token`` no longer holds the job.
             JobNotFoundError: No such job.
         """
-        self._guarded("cancel", job_id, token, sql.ACKNOWLEDGE_CANCEL, {})
+        self._guarded("cancel", job_id, token, sql.ACKNOWLEDGE_CANCEL, {}, restore=True)
         return self.get(job_id)
 
     # --- internals -------------------------------------------------------------------------------
@@ -420,11 +450,20 @@ class JobStore:
         return rows[0]
 
     def _guarded(
-        self, action: str, job_id: str, token: str, statement: str, params: dict[str, object]
+        self,
+        action: str,
+        job_id: str,
+        token: str,
+        statement: str,
+        params: dict[str, object],
+        *,
+        restore: bool = False,
     ) -> None:
         values = {**params, "id": job_id, "token": token, "now": format_time(self._now())}
         with self._write(action, job_id) as conn:
             if conn.execute(statement, values).rowcount == 1:
+                if restore:  # a re-dub that failed or was cancelled: the job keeps its last result
+                    conn.execute(sql.RESTORE_RESULT, {"id": job_id})
                 return
             row = self._row(job_id, None)
         held = row["lease_token"] == token and row["status"] == JobStatus.PROCESSING.value

@@ -9,7 +9,7 @@ import attrs
 
 from dubkit.models.job import JobRecord
 
-__all__ = ["JobTicket", "backend_choices"]
+__all__ = ["JobTicket", "RedubStep", "backend_choices", "redub_step"]
 
 
 def backend_choices(metadata: Mapping[str, Any]) -> dict[str, str]:
@@ -25,6 +25,33 @@ def backend_choices(metadata: Mapping[str, Any]) -> dict[str, str]:
 
 
 @attrs.frozen
+class RedubStep:
+    """A re-dub of a completed job after edits: the job's next result version.
+
+    Attributes:
+        version: The result version it makes (2 for the first re-dub).
+        project_key: The storage key of the edited dub project to re-dub.
+    """
+
+    version: int
+    project_key: str
+
+    def to_dict(self) -> dict[str, object]:
+        """The step as stored in ``job_metadata["redub"]`` and sent in a queue message."""
+        return {"version": self.version, "project": self.project_key}
+
+
+def redub_step(raw: object) -> RedubStep | None:
+    """The re-dub step described by ``job_metadata["redub"]`` (or a message), ``None`` when there is none."""
+    if not isinstance(raw, Mapping):
+        return None
+    version, key = raw.get("version"), raw.get("project")
+    if not isinstance(version, int) or version < 2 or not isinstance(key, str) or not key:
+        return None
+    return RedubStep(version=version, project_key=key)
+
+
+@attrs.frozen
 class JobTicket:
     """One job as a worker sees it.
 
@@ -37,6 +64,7 @@ class JobTicket:
         source_language: The speech's language, or ``None``/``"auto"`` to detect it.
         backends: Backend choices for this job (`dubkit.pipeline.build.PipelineConfig` field name -> backend
             name); empty for the worker's own.
+        redub: For a re-dub of a completed job after edits, what to re-dub; ``None`` for the first dub.
     """
 
     job_id: str
@@ -46,6 +74,12 @@ class JobTicket:
     target_language: str
     source_language: str | None
     backends: Mapping[str, str] = attrs.field(factory=dict, eq=False, hash=False)
+    redub: RedubStep | None = None
+
+    @property
+    def version(self) -> int:
+        """The result version this attempt makes (1 for the first dub)."""
+        return 1 if self.redub is None else self.redub.version
 
     @classmethod
     def from_record(cls, record: JobRecord) -> JobTicket:
@@ -58,4 +92,5 @@ class JobTicket:
             target_language=record.target_language,
             source_language=record.source_language,
             backends=backend_choices(record.job_metadata),
+            redub=redub_step(record.job_metadata.get("redub")) if record.output_path else None,
         )

@@ -19,7 +19,8 @@ The track is cut into blocks of about 30 s (a whole number of 1024-frame AAC fra
    same bytes, and an edit re-renders only the blocks its clip (and that clip's pre-roll) reaches.
 
 The integrated loudness of the whole mix follows from the blocks' gating sums; one gain (in steps of
-`GAIN_STEP_DB`, so that an edit rarely changes it and the untouched blocks of the output stay the same
+`GAIN_STEP_DB`, or on a re-dub the previous result's gain while it keeps the mix within `KEEP_GAIN_LU` of
+the target, so that an edit rarely changes it and the untouched blocks of the output stay the same
 bytes) brings it to the target, and a feed-forward limiter (the smallest gain a chunk and its
 neighbours need, ramped linearly from chunk to chunk, so it never overshoots) holds sample peaks
 ``PEAK_MARGIN_DB`` under the true-peak ceiling where the gain pushes them over. The final pass writes
@@ -58,6 +59,7 @@ from dubkit.media.wavwrite import wav_header
 __all__ = [
     "CHUNK",
     "GAIN_STEP_DB",
+    "KEEP_GAIN_LU",
     "PEAK_MARGIN_DB",
     "PRE_ROLL",
     "BlockStats",
@@ -83,6 +85,8 @@ CHUNK = 256
 PEAK_MARGIN_DB = 0.5
 #: The normalising gain is a whole number of these (dB), so that small edits leave it as it is.
 GAIN_STEP_DB = 0.1
+#: A re-dub keeps the previous result's gain while the mix stays this close to the target (LU).
+KEEP_GAIN_LU = 0.5
 _BLOCK_SECONDS = 30.0
 _AAC_FRAME = 1024
 _HOP_SECONDS = 0.01
@@ -449,11 +453,13 @@ class FinalGain:
         measured: Integrated loudness of the pre-gain mix, LUFS (``-inf`` for silence).
         gain: Linear gain for the whole track (1.0 for silence).
         chunk_gains: The limiter's gain at each chunk centre, or ``None`` when no peak needs it.
+        gain_db: ``gain`` in dB, exactly as chosen (a re-dub passes it back to keep the same gain).
     """
 
     measured: float
     gain: float
     chunk_gains: npt.NDArray[np.float64] | None
+    gain_db: float = 0.0
 
 
 def final_gain(
@@ -464,26 +470,35 @@ def final_gain(
     target_lufs: float,
     ceiling_db: float,
     silence_lufs: float,
+    keep_gain_db: float | None = None,
 ) -> FinalGain:
-    """The normalising gain (and limiter) from the blocks' statistics alone."""
+    """The normalising gain (and limiter) from the blocks' statistics alone.
+
+    ``keep_gain_db`` (a re-dub: the gain of the result it replaces) is used as it is while it takes the
+    mix within `KEEP_GAIN_LU` of ``target_lufs``.
+    """
     measured = integrated_loudness(combine(s.sums for _, s in blocks), sample_rate, total_frames)
     if not math.isfinite(measured) or measured <= silence_lufs:
         return FinalGain(measured, 1.0, None)
     # The gain moves in GAIN_STEP_DB steps: an edit moves the whole mix's loudness by a few hundredths of a
     # dB, so the gain (and with it every untouched block of the output, and its AAC encoding) usually
-    # stays the same; the result is within half a step of the target.
-    gain = 10 ** (round((target_lufs - measured) / GAIN_STEP_DB) * GAIN_STEP_DB / 20)
+    # stays the same; the result is within half a step of the target. A re-dub keeps the gain it had
+    # (within KEEP_GAIN_LU), so that an edit near a step's edge does not change every block either.
+    gain_db = round((target_lufs - measured) / GAIN_STEP_DB) * GAIN_STEP_DB
+    if keep_gain_db is not None and abs(measured + keep_gain_db - target_lufs) <= KEEP_GAIN_LU:
+        gain_db = keep_gain_db
+    gain = 10 ** (gain_db / 20)
     peaks = np.concatenate([s.chunk_peaks for _, s in blocks]).astype(np.float64) if blocks else np.zeros(0)
     ceiling = 10 ** ((ceiling_db - PEAK_MARGIN_DB) / 20)
     if not len(peaks) or float(peaks.max()) * gain <= ceiling:
-        return FinalGain(measured, gain, None)
+        return FinalGain(measured, gain, None, gain_db)
     with np.errstate(divide="ignore"):
         need = np.minimum(1.0, ceiling / np.maximum(peaks * gain, 1e-30))
     # Each chunk's gain is the least it and its neighbours need: a ramp from one chunk's gain to the
     # next one's then never rises above what any frame needs.
     padded = np.concatenate([[1.0], need, [1.0]])
     chunk_gains = np.minimum(np.minimum(padded[:-2], padded[1:-1]), padded[2:])
-    return FinalGain(measured, gain, chunk_gains)
+    return FinalGain(measured, gain, chunk_gains, gain_db)
 
 
 def _limiter_curve(

@@ -151,6 +151,7 @@ def mix(
     ffmpeg: FFmpeg | None = None,
     cwd: Path | None = None,
     cache_dir: Path | None = None,
+    keep_gain_db: float | None = None,
 ) -> DubbedAudio:
     """Lay the clips at their planned times over the background and normalise the loudness.
 
@@ -173,6 +174,8 @@ def mix(
         cwd: Working directory and home of the temp files (``out_path``'s folder when ``None``).
         cache_dir: Where rendered clips and mixed blocks are kept for later mixes (a re-mix after an edit
             renders only what changed); ``None``: a temp folder, removed afterwards.
+        keep_gain_db: The normalising gain of the mix this one replaces (a re-dub): kept while the result
+            stays within `dubkit.media.blockmix.KEEP_GAIN_LU` of ``target_lufs``.
 
     Returns:
         The dubbed track and its measured integrated loudness.
@@ -260,6 +263,7 @@ def mix(
             target_lufs=target_lufs,
             ceiling_db=options.true_peak,
             silence_lufs=SILENCE_LUFS,
+            keep_gain_db=keep_gain_db,
         )
         with staged_output(out_path) as temp_out:
             limited = write_output(
@@ -286,7 +290,8 @@ def mix(
         logger.info(
             "loudness %.1f -> %.1f LUFS (%s)", final.measured, lufs, "limited" if limited else "linear"
         )
-    return DubbedAudio(track=read_wav_info(out_path), loudness_lufs=lufs)
+    gain_db = None if lufs is None else final.gain_db
+    return DubbedAudio(track=read_wav_info(out_path), loudness_lufs=lufs, gain_db=gain_db)
 
 
 def _bed_pcm(

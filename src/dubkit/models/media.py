@@ -158,10 +158,12 @@ class DubbedAudio:
     Attributes:
         track: The dubbed audio track (source sample rate and channel layout).
         loudness_lufs: Its measured integrated loudness (EBU R128), when measured.
+        gain_db: The normalising gain applied to the mix (before any limiting), when one was.
     """
 
     track: AudioFile
     loudness_lufs: float | None = None
+    gain_db: float | None = None
 
 
 @attrs.frozen(slots=True)

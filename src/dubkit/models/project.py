@@ -3,8 +3,8 @@
 A dub project holds every segment with its times, speaker, source text, translation, voice, fitted
 timing and quality fields, and the sentences the segments form (consecutive lines of one speaker,
 translated together). It is the source of truth for a re-dub: edit a sentence's ``translation`` (its
-lines get their pieces of it), a segment's ``translation`` (that piece alone), or a speaker's ``voice``,
-and re-run: only what changed is redone.
+lines get their pieces of it), a segment's ``translation`` (that piece alone), a speaker's ``voice``, or
+a segment's ``keep_original``, and re-run: only what changed is redone.
 """
 
 from __future__ import annotations
@@ -121,6 +121,8 @@ class ProjectSegment(_Model):
 
     For a line of a sentence of several lines, ``machine_translation`` is its piece of the sentence's
     translation, and ``timing`` is ``None`` when the sentence plays as one clip (see `ProjectSentence`).
+    Set ``keep_original`` to play the line's original speech instead of a dubbed line (its translation
+    still goes into the subtitles).
     """
 
     id: str
@@ -137,6 +139,7 @@ class ProjectSegment(_Model):
     status: Literal["ok", "failed", "skipped"] = "ok"
     error: str | None = None
     sentence: str | None = None
+    keep_original: bool = False
 
     @property
     def edited(self) -> bool:
@@ -193,9 +196,14 @@ class SynthesisQuality(_Model):
 
 
 class JobQuality(_Model):
-    """Whole-dub measures."""
+    """Whole-dub measures.
+
+    ``mix_gain_db`` is the gain that took the mix to its loudness target; a re-dub keeps it while the
+    result stays close to the target, so that an edit leaves the rest of the dub the same bytes.
+    """
 
     loudness_lufs: float | None = None
+    mix_gain_db: float | None = None
     stage_seconds: dict[str, float] = Field(default_factory=dict)
     real_time_factor: dict[str, float] = Field(default_factory=dict)
     flagged_segments: list[str] = Field(default_factory=list)
@@ -243,6 +251,10 @@ class DubProject(_Model):
         out = [(s.id, s.start, s.end, s.timing) for s in self.segments if s.timing is not None]
         out += [(s.id, s.start, s.end, s.timing) for s in self.sentences if s.timing is not None]
         return sorted(out, key=lambda p: p[3].start)
+
+    def kept_original(self) -> list[str]:
+        """Ids of the lines that play their original speech instead of a dubbed line."""
+        return [s.id for s in self.segments if s.keep_original]
 
     def voice_edits(self) -> dict[str, ProjectVoice]:
         """Speaker id -> voice, for every speaker with a voice set."""

@@ -424,6 +424,8 @@ class ClipTiming:
         candidate: The translation candidate chosen for the line.
         rate: The synthesizer speaking rate of the chosen clip.
         flags: Bounds the placement could not keep (``over_comfort``, ``at_cap``, ``overrun``).
+        source_audio: The line plays its original speech here (a person chose to keep it), not a dubbed
+            clip: ``start``/``end`` are its slot, unstretched.
     """
 
     segment_id: str
@@ -436,6 +438,7 @@ class ClipTiming:
     candidate: int = 0
     rate: float = 1.0
     flags: tuple[str, ...] = ()
+    source_audio: bool = False
 
     @property
     def start_offset(self) -> float:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -144,6 +144,8 @@ class Pipeline:
         source_language: str | None = None,
         edits: Mapping[str, str] | None = None,
         voices: Mapping[str, Voice] | None = None,
+        keep_original: Collection[str] | None = None,
+        keep_gain_db: float | None = None,
         strict: bool = False,
     ) -> RunRequest:
         """Build a validated `RunRequest` (the input is hashed, not yet probed).
@@ -160,6 +162,8 @@ class Pipeline:
             source_language=None if source_language in (None, "auto") else get_language(source_language).code,
             translation_edits=tuple(sorted((edits or {}).items())),
             voice_edits=tuple(sorted((voices or {}).items())),
+            keep_original=tuple(sorted(set(keep_original or ()))),
+            keep_gain_db=keep_gain_db,
             strict=strict,
         )
         self.validate(request)
@@ -176,6 +180,7 @@ class Pipeline:
         cancel: CancelToken | None = None,
         edits: Mapping[str, str] | None = None,
         voices: Mapping[str, Voice] | None = None,
+        keep_original: Collection[str] | None = None,
         strict: bool = False,
     ) -> DubResult:
         """Dub ``source`` into the language ``to``; stages whose artifacts exist in ``run_dir`` are skipped.
@@ -189,6 +194,7 @@ class Pipeline:
             cancel: Stops the run at the next unit of work when cancelled.
             edits: Segment id -> translation, overriding the translator.
             voices: Speaker label -> voice, overriding the default voice assignment.
+            keep_original: Segment ids that play their original speech instead of a dubbed line.
             strict: Fail on the first failed segment instead of finishing a partial dub.
 
         Returns:
@@ -202,7 +208,13 @@ class Pipeline:
             CancelledError: ``cancel`` was cancelled.
         """
         request = self.make_request(
-            source, to=to, source_language=source_language, edits=edits, voices=voices, strict=strict
+            source,
+            to=to,
+            source_language=source_language,
+            edits=edits,
+            voices=voices,
+            keep_original=keep_original,
+            strict=strict,
         )
         return self.execute(request, run_dir=Path(run_dir), progress=progress, cancel=cancel)
 
@@ -211,13 +223,29 @@ class Pipeline:
         project: DubProject | str | Path,
         *,
         run_dir: str | Path | None = None,
+        source: str | Path | None = None,
         progress: ProgressHook | None = None,
         cancel: CancelToken | None = None,
     ) -> DubResult:
         """Re-run a dub from its (edited) project: only what the edits touch is redone.
 
+        The project's edits are its sentences' and segments' translations that differ from the machine's
+        (a sentence's edit is split into its lines again; a line's edit is that piece alone), its speakers'
+        voices, and the segments marked ``keep_original``. The mix keeps the project's gain while the
+        loudness stays near its target, so that the parts of the dub an edit does not reach stay the
+        same bytes.
+
+        Args:
+            project: The project, or the path of its ``.dub.json``.
+            run_dir: The run directory of the dub (default: the project's ``outputs.run_dir``).
+            source: The input file (default: the project's ``source.path``), for a copy of the input that
+                lives elsewhere; it must have the same content.
+            progress: Receives progress events.
+            cancel: Stops the run at the next unit of work when cancelled.
+
         Raises:
-            ConfigError: the project is invalid or its run directory is unknown.
+            ConfigError: the project is invalid, its run directory is unknown, or the input is not the
+                one the project was made from.
         """
         if not isinstance(project, DubProject):
             project = DubProject.load(project)
@@ -225,16 +253,23 @@ class Pipeline:
         if folder is None:
             raise ConfigError("the project names no run directory; pass run_dir", field="run_dir")
         voices = {speaker: _voice_from_project(v) for speaker, v in project.voice_edits().items()}
-        return self.run(
-            project.source.path,
+        request = self.make_request(
+            source if source is not None else project.source.path,
             to=project.target_language,
-            run_dir=folder,
             source_language=project.requested_source_language,
-            progress=progress,
-            cancel=cancel,
             edits=project.translation_edits(),
             voices=voices,
+            keep_original=project.kept_original(),
+            keep_gain_db=project.quality.mix_gain_db,
         )
+        if request.source.sha256 != project.source.sha256:
+            raise ConfigError(
+                f"{request.source.path.name} is not the input this project was made from"
+                " (its content differs)",
+                field="source",
+                hint="re-dub with the original input, or dub the new file from scratch",
+            )
+        return self.execute(request, run_dir=Path(folder), progress=progress, cancel=cancel)
 
     def execute(
         self,

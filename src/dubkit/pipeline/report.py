@@ -155,6 +155,7 @@ def build_project(
         t.segment_id: (ordered[i + 1].start if i + 1 < len(ordered) else None) for i, t in enumerate(ordered)
     }
 
+    kept_lines = set(request.keep_original)
     sentence_of: dict[str, TranslatedSentence] = {}
     for sentence in translation.sentence_units() if translation else ():
         sentence_of.update({i: sentence for i in sentence.segment_ids})
@@ -199,6 +200,7 @@ def build_project(
                 status="failed" if failed else "ok",
                 error=failures.get(seg.id),
                 sentence=unit.id if unit else None,
+                keep_original=seg.id in kept_lines,
             )
         )
     sentences = (
@@ -232,6 +234,7 @@ def build_project(
     ]
     quality = JobQuality(
         loudness_lufs=dubbed.loudness_lufs if dubbed else None,
+        mix_gain_db=dubbed.gain_db if dubbed else None,
         stage_seconds=stage_seconds,
         real_time_factor={k: round(v / duration, 4) for k, v in stage_seconds.items()} if duration else {},
         flagged_segments=[s.id for s in segments if s.quality.flags]

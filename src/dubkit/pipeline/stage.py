@@ -84,6 +84,10 @@ class RunRequest:
         source_language: ISO 639-1 code of the speech, or ``None`` to detect it.
         translation_edits: Segment id -> human-edited translation (from a dub project).
         voice_edits: Speaker label -> voice (from a dub project).
+        keep_original: Segment ids whose original speech plays instead of a dubbed line (from a dub
+            project), sorted.
+        keep_gain_db: On a re-dub, the mix gain of the result it replaces (kept while the loudness stays
+            near the target, so that untouched parts of the dub stay the same bytes).
         strict: Fail the run on the first failed segment instead of completing a partial dub.
     """
 
@@ -92,6 +96,8 @@ class RunRequest:
     source_language: str | None = None
     translation_edits: tuple[tuple[str, str], ...] = ()
     voice_edits: tuple[tuple[str, Voice], ...] = ()
+    keep_original: tuple[str, ...] = ()
+    keep_gain_db: float | None = None
     strict: bool = False
 
 

@@ -27,7 +27,9 @@ from dubkit.server import (
     progress_socket,
     routes_jobs,
     routes_meta,
+    routes_redub,
     routes_results,
+    routes_segments,
     routes_tus,
     routes_upload,
 )
@@ -131,6 +133,8 @@ def create_app(
         routes_tus.router,
         routes_jobs.router,
         routes_results.router,
+        routes_segments.router,
+        routes_redub.router,
         routes_meta.router,
         progress_socket.router,
     ):
@@ -148,6 +152,7 @@ def create_app(
             allow_methods=["GET", "POST", "HEAD", "PATCH", "DELETE"],
             allow_headers=[
                 "X-API-Key",
+                "If-Match",
                 "Range",
                 "Content-Type",
                 "Tus-Resumable",
@@ -156,6 +161,7 @@ def create_app(
                 "Upload-Offset",
             ],
             expose_headers=[
+                "ETag",
                 "Content-Disposition",
                 "Content-Range",
                 "Accept-Ranges",

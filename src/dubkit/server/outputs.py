@@ -1,8 +1,13 @@
-"""Where a completed job's files are in storage, and what to name them for the client."""
+"""Where a completed job's files are in storage, and what to name them for the client.
+
+A job's result is versioned: its first dub is version 1 (``<owner>/<job_id>/output/``), each re-dub after
+edits the next (``output-v<N>/``). ``output_path`` names the current version's media; the version before
+stays in place, and is what a client downloads, until the re-dub that replaces it completes.
+"""
 
 from __future__ import annotations
 
-from pathlib import PurePath
+from pathlib import PurePath, PurePosixPath
 
 import attrs
 
@@ -10,7 +15,7 @@ from dubkit.errors import JobStateError, StorageError
 from dubkit.models.job import JobRecord, JobStatus
 from dubkit.storage import Storage, job_prefix
 
-__all__ = ["JobOutputs", "download_name", "find_outputs"]
+__all__ = ["JobOutputs", "download_name", "find_outputs", "result_version"]
 
 
 @attrs.frozen
@@ -23,17 +28,29 @@ class JobOutputs:
     project: str | None
 
 
+def result_version(record: JobRecord) -> int | None:
+    """The version of a job's current result (1 for the first dub), ``None`` before it has one."""
+    if not record.output_path:
+        return None
+    folder = PurePosixPath(record.output_path).parent.name
+    if folder.startswith("output-v") and folder[len("output-v") :].isdigit():
+        return int(folder[len("output-v") :])
+    return 1
+
+
 def find_outputs(storage: Storage, record: JobRecord) -> JobOutputs:
-    """The keys of a completed job's result, subtitles and project.
+    """The keys of a job's current result, subtitles and project (while it is re-dubbed: the last result).
 
     Raises:
-        JobStateError: The job has not completed (its result does not exist yet, or never will).
+        JobStateError: The job has no result (it has not completed, or never will).
         StorageError: The result is missing from storage.
     """
-    if record.status is not JobStatus.COMPLETED or not record.output_path:
+    if not record.output_path or record.status in (JobStatus.FAILED, JobStatus.CANCELLED):
         raise JobStateError(record.id, record.status.value, "its result exists once it completed")
-    prefix = job_prefix(record.user_id, record.id) + "output/"
-    keys = storage.list(prefix)
+    prefix = record.output_path.rpartition("/")[0] + "/"
+    if not prefix.startswith(job_prefix(record.user_id, record.id)):
+        raise StorageError(f"the result of job {record.id} is not in its folder")
+    keys = [k for k in storage.list(prefix) if "/" not in k[len(prefix) :]]
     if record.output_path not in keys:
         raise StorageError(f"the result of job {record.id} is missing from storage")
 

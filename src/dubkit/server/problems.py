@@ -24,6 +24,7 @@ from dubkit.errors import (
     JobNotFoundError,
     MediaError,
     MediaLimitError,
+    SegmentNotFoundError,
     UnknownBackendError,
     UploadTooLargeError,
 )
@@ -44,6 +45,7 @@ PROBLEM_JSON = "application/problem+json"
 # Most specific first: the first class an error is an instance of decides its status.
 _STATUS: tuple[tuple[type[DubkitError], int], ...] = (
     (JobNotFoundError, 404),
+    (SegmentNotFoundError, 404),
     (UploadTooLargeError, 413),
     (FFmpegNotFoundError, 503),
     (MediaLimitError, 422),

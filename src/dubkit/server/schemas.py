@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from dubkit.models.job import JobRecord, JobStatus
+from dubkit.server.outputs import result_version
 
 __all__ = [
     "AttemptOut",
@@ -39,6 +40,8 @@ class JobLinks(BaseModel):
     vtt: str
     project: str
     cancel: str
+    segments: str = Field(description="The lines, to listen to and edit.")
+    redub: str = Field(description="Where to POST to re-dub the changed lines.")
 
 
 class AttemptOut(BaseModel):
@@ -68,6 +71,10 @@ class JobOut(BaseModel):
     processing_time_seconds: float | None = Field(description="Seconds of processing, all attempts together.")
     attempts: list[AttemptOut] = Field(
         default_factory=list, description="The attempts a completed job took, when its runner lists them."
+    )
+    result_version: int | None = Field(
+        default=None,
+        description="The version of the result a download gives (1: the first dub, +1 per re-dub), if any.",
     )
     backends: dict[str, str] = Field(default_factory=dict, description="Backend names chosen at upload.")
     links: JobLinks
@@ -172,6 +179,8 @@ def job_links(job_id: str) -> JobLinks:
         vtt=f"{base}/subtitles.vtt",
         project=f"{base}/project",
         cancel=f"{base}/cancel",
+        segments=f"{base}/segments",
+        redub=f"{base}/redub",
     )
 
 
@@ -195,6 +204,7 @@ def job_out(record: JobRecord) -> JobOut:
         output_size=record.output_size,
         processing_time_seconds=record.processing_time_seconds,
         attempts=_attempts(record.job_metadata.get("attempt_history")),
+        result_version=result_version(record),
         backends=backends,
         links=job_links(record.id),
     )

@@ -22,10 +22,12 @@ from dubkit.jobs.pipelines import JobPipelines
 from dubkit.models.job import JobRecord
 from dubkit.pipeline.build import PipelineConfig
 from dubkit.server.auth import ApiKeys
+from dubkit.server.edit_store import EditStore
 from dubkit.server.language_offers import LanguageOffers
 from dubkit.server.rates import RateLimits
 from dubkit.server.settings import ServerSettings
 from dubkit.server.tus_store import TusUploads
+from dubkit.server.voice_catalog import VoiceCatalog
 from dubkit.storage import FsspecStorage
 
 __all__ = ["ServerServices", "StoreThread"]
@@ -94,9 +96,13 @@ class ServerServices:
         self.registry = registry
         self.languages = LanguageOffers(config or PipelineConfig(), registry)
         """The language pairs the backends can dub."""
+        self.voices = VoiceCatalog(config or PipelineConfig(), registry)
+        """The voices a job's synthesizer offers (for the line editor's voice picker)."""
         self.api_keys = ApiKeys(settings.api_keys)
         self.storage = FsspecStorage(settings.resolved_storage_url, s3=settings.s3_options())
         self.store = StoreThread(settings.db_path)
+        self.edits = EditStore(self.storage)
+        """The line editor's pending changes per job."""
         self.probe_slots = anyio.CapacityLimiter(settings.probe_concurrency)
         """Bounds how many uploads are probed at once (each probe runs ffprobe and ffmpeg)."""
         self.rate_limits = RateLimits(settings.upload_rate_limit, settings.api_rate_limit)
@@ -187,7 +193,9 @@ class ServerServices:
         self.store.close()
 
     async def enqueue(self, record: JobRecord) -> None:
-        """Hand a stored job to the distributed workers (the in-process runner claims it from the store)."""
+        """Hand a stored job to the distributed workers, or wake the in-process runner to claim it now."""
+        if self.runner is not None:
+            self.runner.wake()
         if self.distributed is not None:
             distributed = self.distributed
             await asyncio.get_running_loop().run_in_executor(None, distributed.enqueue, record)

@@ -7,6 +7,10 @@ Each line is anchored to its own source slot, may borrow silence around it, neve
 line or runs into another speaker's slot, and keeps its tempo within 0.85-1.2x where it can (hard
 cap 1.35x). Lines too long for their slot choose, in order of preference, a shorter translation
 candidate, a faster speaking rate (both voiced by the synthesize stage), then time-stretching.
+
+A line a person marked to keep its original speech (``RunRequest.keep_original``) is planned as a clip
+exactly as long as its slot, so its neighbours leave it its room, and placed on its slot unstretched
+(``ClipTiming.source_audio``); a sentence with such a line plays as its pieces.
 """
 
 from __future__ import annotations
@@ -17,7 +21,7 @@ from typing import Any
 
 import attrs
 
-from dubkit.models.speech import Clip, ClipTiming, TimingPlan
+from dubkit.models.speech import Clip, ClipTiming, TimingPlan, TranscriptSegment
 from dubkit.pipeline.context import StageContext
 from dubkit.pipeline.keys import MEDIA, SYNTHESIS, TIMING, TRANSCRIPT, TRANSLATION
 from dubkit.pipeline.stage import Artifacts, BaseStage, RunRequest
@@ -77,8 +81,11 @@ class FitStage(BaseStage[TimingPlan]):
         self.options = options or FitOptions()
 
     def fingerprint(self, request: RunRequest) -> Mapping[str, Any]:
-        """The timing limits."""
-        return {"options": attrs.asdict(self.options)}
+        """The timing limits, and the lines kept in their original speech (when there are any)."""
+        out: dict[str, Any] = {"options": attrs.asdict(self.options)}
+        if request.keep_original:
+            out["keep_original"] = list(request.keep_original)
+        return out
 
     def _timing_options(self) -> TimingOptions:
         opts = self.options
@@ -103,12 +110,20 @@ class FitStage(BaseStage[TimingPlan]):
             start, end = segments[ids[0]].start, segments[ids[-1]].end
             return Line(first.segment_id, start, end, segments[ids[0]].speaker, candidates)
 
-        pieces = [line(clip, (clip.segment_id,)) for clip in synthesis.clips if clip.segment_id in segments]
+        kept = {i for i in ctx.request.keep_original if i in segments}
+        pieces = [
+            line(clip, (clip.segment_id,))
+            for clip in synthesis.clips
+            if clip.segment_id in segments and clip.segment_id not in kept
+        ]
+        pieces += [_original_line(segments[i]) for i in sorted(kept)]
         sentences = {s.id: s for s in inputs[TRANSLATION].sentence_units()}
         layouts: list[tuple[list[Line], Line]] = []
         for clip in synthesis.joined:
             sentence = sentences.get(clip.segment_id)
             if sentence is None or not all(i in segments for i in sentence.segment_ids):
+                continue
+            if kept.intersection(sentence.segment_ids):
                 continue
             members = set(sentence.segment_ids)
             split = [p for p in pieces if p.segment_id in members]
@@ -118,6 +133,9 @@ class FitStage(BaseStage[TimingPlan]):
         plan = plan_timing(lines, duration, self._timing_options())
         timings = []
         for placement in plan.placements:
+            if placement.segment_id in kept:
+                timings.append(_original_timing(segments[placement.segment_id]))
+                continue
             timing = placement.to_clip_timing()
             rate = rates[placement.segment_id].get((placement.candidate, round(placement.synth_rate, 4)), 1.0)
             timings.append(
@@ -157,6 +175,29 @@ class FitStage(BaseStage[TimingPlan]):
                 chosen[joined.segment_id] = joined
                 replaced.update(p.segment_id for p in split)
         return [p for p in pieces if p.segment_id not in replaced] + list(chosen.values())
+
+
+def _original_line(segment: TranscriptSegment) -> Line:
+    """A line kept in its original speech: one clip exactly as long as its slot, at the voice's own rate."""
+    return Line(
+        segment.id,
+        segment.start,
+        segment.end,
+        segment.speaker,
+        [Candidate(index=0, durations={1.0: max(segment.end - segment.start, 0.01)})],
+    )
+
+
+def _original_timing(segment: TranscriptSegment) -> ClipTiming:
+    """A kept line's placement: its own slot, unstretched."""
+    return ClipTiming(
+        segment_id=segment.id,
+        start=segment.start,
+        end=segment.end,
+        slot_start=segment.start,
+        slot_end=segment.end,
+        source_audio=True,
+    )
 
 
 def _sorted(timings: list[ClipTiming]) -> list[ClipTiming]:

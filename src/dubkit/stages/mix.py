@@ -1,4 +1,9 @@
-"""Stage 10, mix: lay the clips over the background and normalise loudness (block by block, cached)."""
+"""Stage 10, mix: lay the clips over the background and normalise loudness (block by block, cached).
+
+A line kept in its original speech (``ClipTiming.source_audio``) plays the separated voice stem's slice
+of its slot over the background; with no separation there is nothing to add: the original audio under
+it is simply not ducked there.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +22,9 @@ __all__ = ["MixStage", "chosen_clips"]
 
 
 def chosen_clips(synthesis: Synthesis, plan: TimingPlan) -> list[Clip]:
-    """The clip the plan chose for each line or joined sentence (its candidate at its speaking rate).
+    """The clip the plan chose for each dubbed line or joined sentence (its candidate at its speaking rate).
+
+    Lines kept in their original speech (``ClipTiming.source_audio``) have no dubbed clip and are left out.
 
     Raises:
         StageError: the plan names a clip the synthesis does not have.
@@ -28,6 +35,8 @@ def chosen_clips(synthesis: Synthesis, plan: TimingPlan) -> list[Clip]:
     }
     out = []
     for timing in plan.timings:
+        if timing.source_audio:
+            continue
         clip = by_choice.get((timing.segment_id, timing.candidate, round(timing.rate, 4)))
         if clip is None:
             raise StageError(
@@ -53,8 +62,11 @@ class MixStage(BaseStage[DubbedAudio]):
         self.target_lufs = target_lufs
 
     def fingerprint(self, request: RunRequest) -> Mapping[str, Any]:
-        """The loudness target."""
-        return {"target_lufs": self.target_lufs}
+        """The loudness target (and on a re-dub, the gain to keep)."""
+        out: dict[str, Any] = {"target_lufs": self.target_lufs}
+        if request.keep_gain_db is not None:
+            out["keep_gain_db"] = request.keep_gain_db
+        return out
 
     def run(self, ctx: StageContext, inputs: Artifacts) -> DubbedAudio:
         """Write the dubbed track into the stage folder.
@@ -63,15 +75,19 @@ class MixStage(BaseStage[DubbedAudio]):
         renders only the edited clip and the blocks it reaches.
         """
         ctx.progress(0.0, "mixing")
-        plan = inputs[TIMING]
+        stems = inputs[STEMS]
+        # A line kept in its original speech plays no dub: out of the plan, nothing ducks the original
+        # there, and the bed is the whole original between dubbed lines (voice stem or not).
+        plan = TimingPlan(tuple(t for t in inputs[TIMING].timings if not t.source_audio))
         return mix(
             plan,
             chosen_clips(inputs[SYNTHESIS], plan),
             original=inputs[AUDIO].full,
-            background=inputs[STEMS].background,
-            voice=inputs[STEMS].voice,
+            background=stems.background,
+            voice=stems.voice,
             out_path=ctx.work_dir / "dubbed.wav",
             target_lufs=self.target_lufs,
             cwd=ctx.work_dir,
             cache_dir=ctx.units().directory,
+            keep_gain_db=ctx.request.keep_gain_db,
         )

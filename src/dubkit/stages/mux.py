@@ -2,6 +2,7 @@
 
 Subtitles show what the dub says, where it says it (each chosen clip's text at its placement), laid out
 by the usual rules (`dubkit.media.subtitle_layout`); the original-language track shows the transcript.
+A line not voiced (kept in its original speech, or never voiced) shows its translation in its own slot.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from __future__ import annotations
 from dubkit.media import mux, write_subtitles
 from dubkit.media.subtitle_layout import SpokenText, layout_cues
 from dubkit.models.media import MuxedMedia
+from dubkit.models.speech import TimingPlan
 from dubkit.pipeline.context import StageContext
 from dubkit.pipeline.keys import DUBBED, MEDIA, OUTPUT, SOURCE, SYNTHESIS, TIMING, TRANSCRIPT, TRANSLATION
 from dubkit.pipeline.stage import Artifacts, BaseStage
@@ -35,7 +37,7 @@ class MuxStage(BaseStage[MuxedMedia]):
         media = media_at_source(inputs)
         transcript = inputs[TRANSCRIPT]
         translation = inputs[TRANSLATION]
-        plan = inputs[TIMING]
+        plan = TimingPlan(tuple(t for t in inputs[TIMING].timings if not t.source_audio))
         spoken = [
             SpokenText(timing.start, timing.end, clip.text)
             for timing, clip in zip(plan.timings, chosen_clips(inputs[SYNTHESIS], plan), strict=True)
