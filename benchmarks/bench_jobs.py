@@ -32,11 +32,12 @@ from dubkit.testing import make_sample_video
 
 HERE = Path(__file__).parent
 sys.path.insert(0, str(HERE.parent / "tests" / "jobs"))  # the chaos test's cluster
+sys.path.insert(0, str(HERE.parent / "tests" / "support"))  # local_services: a real redis-server
 sys.path.insert(0, str(HERE))
 
 import bench_claims  # noqa: E402
 from chaos_harness import in_stage_at_kill, run_jobs  # noqa: E402
-from redis_server import redis_server  # noqa: E402
+from local_services import redis_server  # noqa: E402
 
 CHAOS_JOBS = 60
 

@@ -145,12 +145,18 @@ def test_a_kill_right_after_a_stage_then_a_rerun_gives_identical_bytes(
 
 
 def without_timings(project: bytes) -> dict[str, object]:
-    """The project's JSON without its measured stage times (checked to be there, one per stage)."""
+    """The project's JSON without what a run measures: stage times (checked to be there, one per stage)
+    and the synthesis cost of the run that voiced the lines (none when the lines came from the cache)."""
     data = json.loads(project)
     quality = data["quality"]
     for measured in ("stage_seconds", "real_time_factor"):
         times = quality.pop(measured)
         assert sorted(times) == sorted(STAGES) and all(t >= 0 for t in times.values())
+    synthesis = quality["synthesis"]
+    for measured in ("cpu_seconds", "speech_seconds"):
+        assert synthesis.pop(measured) >= 0
+    cost = synthesis.pop("cpu_per_speech_second")
+    assert cost is None or cost >= 0
     return data
 
 

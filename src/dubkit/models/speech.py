@@ -385,8 +385,6 @@ class Synthesis:
         synthesizer: The registered name of the synthesizer that voiced the lines.
         fallbacks: Lines the synthesizer could not say, voiced by a fallback synthesizer (and why).
         profiles: Each speaker's measured pitch, which their voice was chosen by.
-        cpu_seconds: Processor seconds spent voicing clips in this run (cached clips cost none).
-        voiced_seconds: Seconds of speech voiced in this run.
     """
 
     clips: tuple[Clip, ...] = ()
@@ -397,8 +395,6 @@ class Synthesis:
     synthesizer: str = ""
     fallbacks: tuple[SegmentIssue, ...] = ()
     profiles: tuple[SpeakerProfile, ...] = ()
-    cpu_seconds: float = 0.0
-    voiced_seconds: float = 0.0
 
     def options_for(self, segment_id: str) -> list[Clip]:
         """Every clip of one line (or joined sentence): the first choice first, then the alternatives."""

@@ -35,6 +35,7 @@ class StageContext:
         work_dir: The stage's own folder; write output files here.
         run_dir: The run directory.
         retries: How many times a failing unit is retried before it is marked failed.
+        measurements: What the stage measured in this run (`measure`), reported beside its wall time.
     """
 
     stage: str
@@ -46,6 +47,15 @@ class StageContext:
     _units: Callable[[str], UnitCache]
     retries: int = 1
     issues: list[SegmentIssue] = attrs.field(factory=list)
+    measurements: dict[str, float] = attrs.field(factory=dict)
+
+    def measure(self, name: str, value: float) -> None:
+        """Record something this run measured (processor seconds, ...) for the run's report.
+
+        Measurements go to the `StageReport`, never into the artifact: they differ from run to run,
+        and an artifact's bytes (which the next stages' keys hash) must not.
+        """
+        self.measurements[name] = value
 
     def progress(self, fraction: float, message: str = "", *, eta_seconds: float | None = None) -> None:
         """Report how far the stage is (0.0-1.0) and, when known, the seconds it has left."""

@@ -382,7 +382,15 @@ class Pipeline:
         devices = tuple(
             (b.kind, b.name, use) for b in _bindings(stage) if (use := b.device_use()) is not None
         )
-        return StageReport(stage.name, key, seconds, cached=False, issues=tuple(ctx.issues), devices=devices)
+        return StageReport(
+            stage.name,
+            key,
+            seconds,
+            cached=False,
+            issues=tuple(ctx.issues),
+            devices=devices,
+            measurements=tuple(ctx.measurements.items()),
+        )
 
     def _backends(self, request: RunRequest, reports: Sequence[StageReport]) -> dict[str, BackendChoice]:
         used = {(kind, name): use for report in reports for kind, name, use in report.devices}

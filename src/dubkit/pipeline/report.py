@@ -106,15 +106,20 @@ def _project_voice(voice: Voice) -> ProjectVoice:
     )
 
 
-def _synthesis_quality(synthesis: Synthesis | None) -> SynthesisQuality | None:
+def _synthesis_quality(
+    synthesis: Synthesis | None, reports: Sequence[StageReport]
+) -> SynthesisQuality | None:
+    """How the lines were voiced; the cost figures from the synthesize stage's report of this run."""
     if synthesis is None or not synthesis.synthesizer:
         return None
-    speech = synthesis.voiced_seconds
+    report = next((r for r in reports if r.name == "synthesize" and not r.cached), None)
+    cpu = (report.measured("cpu_seconds") if report else None) or 0.0
+    speech = (report.measured("speech_seconds") if report else None) or 0.0
     return SynthesisQuality(
         synthesizer=synthesis.synthesizer,
-        cpu_seconds=synthesis.cpu_seconds,
+        cpu_seconds=cpu,
         speech_seconds=speech,
-        cpu_per_speech_second=round(synthesis.cpu_seconds / speech, 3) if speech > 0 else None,
+        cpu_per_speech_second=round(cpu / speech, 3) if speech > 0 else None,
         fallback_segments=list(dict.fromkeys(issue.segment_id for issue in synthesis.fallbacks)),
     )
 
@@ -241,7 +246,7 @@ def build_project(
         + [s.id for s in sentences if s.layout == "joined" and s.quality.flags],
         failed_segments=[s.id for s in segments if s.status == "failed"],
         notes=notes,
-        synthesis=_synthesis_quality(synthesis),
+        synthesis=_synthesis_quality(synthesis, reports),
     )
     profiles = {p.speaker: p for p in synthesis.profiles} if synthesis else {}
     speakers = [

@@ -42,6 +42,8 @@ class StageReport:
         issues: Units (segments) that failed and were left out.
         devices: ``(kind, name, use)`` of each backend the stage ran on a device it chose (see
             `dubkit.backends.devices`); empty when the stage came from the cache.
+        measurements: What the stage measured in this run (`StageContext.measure`), such as the
+            synthesize stage's ``cpu_seconds`` and ``speech_seconds``; empty when it came from the cache.
     """
 
     name: str
@@ -50,6 +52,11 @@ class StageReport:
     cached: bool
     issues: tuple[SegmentIssue, ...] = ()
     devices: tuple[tuple[str, str, DeviceUse], ...] = ()
+    measurements: tuple[tuple[str, float], ...] = ()
+
+    def measured(self, name: str) -> float | None:
+        """One of `measurements`, or ``None``."""
+        return dict(self.measurements).get(name)
 
 
 @attrs.frozen(slots=True)

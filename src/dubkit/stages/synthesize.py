@@ -327,6 +327,9 @@ class SynthesizeStage(BaseStage[Synthesis]):
         order = {item.id: index for index, item in enumerate(todo)}
         ctx.issues.sort(key=lambda issue: order.get(issue.segment_id, -1))
         tally = voicer.tally
+        # Cost figures vary from run to run: they go to the run's report, not into the artifact.
+        ctx.measure("cpu_seconds", round(cpu, 3) if tally.voiced_seconds else 0.0)
+        ctx.measure("speech_seconds", round(tally.voiced_seconds, 3))
         return Synthesis(
             clips=tuple(clips),
             voices=tuple(voices.items()),
@@ -336,8 +339,6 @@ class SynthesizeStage(BaseStage[Synthesis]):
             synthesizer=chain.primary.name,
             fallbacks=tuple(sorted(tally.fallbacks, key=lambda issue: order.get(issue.segment_id, -1))),
             profiles=chain.profiles,
-            cpu_seconds=round(cpu, 3) if tally.voiced_seconds else 0.0,
-            voiced_seconds=round(tally.voiced_seconds, 3),
         )
 
     def close(self) -> None:
