@@ -149,3 +149,14 @@ def test_parse_version() -> None:
     assert parse_version("ffmpeg version 5.1.9-0+deb12u1 Copyright") == (5, 1, 9)
     assert parse_version("ffmpeg version n6.0 Copyright") == (6, 0, 0)
     assert parse_version("ffmpeg version N-112233-gabcdef Copyright") is None
+
+
+@pytest.mark.parametrize("impostor", ["ffmpeg", "ffprobe"])
+def test_a_binary_that_is_not_ffmpeg_is_a_typed_error(impostor: str, tmp_path: Path) -> None:
+    fake = tmp_path / "fake"
+    fake.write_text("#!/bin/sh\necho 'not a media tool'\nexit 3\n")
+    fake.chmod(0o755)
+    names = {"ffmpeg": "ffmpeg", "ffprobe": "ffprobe", impostor: str(fake)}
+    with pytest.raises(FFmpegError, match="fake -version failed") as caught:
+        find_ffmpeg(names["ffmpeg"], names["ffprobe"])
+    assert caught.value.returncode == 3

@@ -32,7 +32,6 @@ the pipeline checks its device before any work and records where it ran in the d
 from __future__ import annotations
 
 from collections.abc import Callable, Collection, Sequence
-from enum import Enum
 from pathlib import Path
 from types import TracebackType
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -41,6 +40,7 @@ import attrs
 from typing_extensions import Self
 
 from dubkit.backends.devices import DeviceUse
+from dubkit.backends.kinds import BackendKind
 from dubkit.models.media import AudioFile, Stems
 from dubkit.models.speech import ChunkDiarization, SpeakerTurn, SpeechRegion, Transcript, Voice
 from dubkit.models.translation import TranslationUnit
@@ -78,29 +78,6 @@ PLUGIN_API_VERSION = 1
 
 A backend declares the version it was written for as the class attribute ``plugin_api``; a mismatch
 fails at load with BackendValidationError."""
-
-
-class BackendKind(str, Enum):
-    """The capabilities a backend can provide."""
-
-    SEPARATOR = "separator"
-    VAD = "vad"
-    DIARIZER = "diarizer"
-    TRANSCRIBER = "transcriber"
-    TRANSLATOR = "translator"
-    SYNTHESIZER = "synthesizer"
-
-    @property
-    def entry_point_group(self) -> str:
-        """The entry-point group plugins register this kind under."""
-        return {
-            BackendKind.SEPARATOR: "dubkit.separators",
-            BackendKind.VAD: "dubkit.vad",
-            BackendKind.DIARIZER: "dubkit.diarizers",
-            BackendKind.TRANSCRIBER: "dubkit.transcribers",
-            BackendKind.TRANSLATOR: "dubkit.translators",
-            BackendKind.SYNTHESIZER: "dubkit.synthesizers",
-        }[self]
 
 
 @attrs.frozen(slots=True)

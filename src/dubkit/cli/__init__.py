@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from typing import Annotated, Optional
 
 import typer
@@ -48,11 +49,17 @@ def _root(
     ] = None,
     verbose: Annotated[int, typer.Option("--verbose", "-v", count=True, help="More logging (-v, -vv).")] = 0,
 ) -> None:
-    from dubkit.settings import Settings
-
-    settings = Settings()
-    level = [settings.log_level, "INFO", "DEBUG"][min(verbose, 2)]
+    level = [_log_level_setting(), "INFO", "DEBUG"][min(verbose, 2)]
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+def _log_level_setting() -> str:
+    """``DUBKIT_LOG_LEVEL`` (`dubkit.settings.Settings.log_level`), read without loading the settings.
+
+    Every command starts here; pydantic-settings loads only for the commands that need the settings.
+    """
+    level = os.environ.get("DUBKIT_LOG_LEVEL", "WARNING").strip().upper()
+    return level if isinstance(logging.getLevelName(level), int) else "WARNING"
 
 
 def main() -> None:

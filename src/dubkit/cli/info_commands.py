@@ -11,7 +11,7 @@ import typer
 from rich.markup import escape
 
 from dubkit._version import __version__
-from dubkit.backends.protocols import BackendKind
+from dubkit.backends.kinds import BackendKind
 from dubkit.cli import app, console, fail
 from dubkit.cli.output import Column, print_rows
 from dubkit.errors import DubkitError

@@ -70,23 +70,36 @@ def _which(name: str) -> Path:
     return Path(found).absolute()
 
 
-def _version_of(binary: Path) -> str:
+def _versions_of(*binaries: Path) -> list[str]:
+    """The version each binary reports, asked of all of them at once (a start-up cost of every command)."""
+    running: list[subprocess.Popen[bytes]] = []
     try:
-        result = subprocess.run(
-            [str(binary), "-hide_banner", "-version"],
-            stdin=subprocess.DEVNULL,
-            capture_output=True,
-            timeout=30,
-            check=False,
-        )
+        for binary in binaries:
+            running.append(
+                subprocess.Popen(
+                    [str(binary), "-hide_banner", "-version"],
+                    stdin=subprocess.DEVNULL,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.DEVNULL,
+                )
+            )
+        outputs = [process.communicate(timeout=30)[0] for process in running]
     except (OSError, subprocess.TimeoutExpired) as exc:
-        raise FFmpegError(f"{binary.name} -version failed: {exc}") from exc
-    first_line = result.stdout.decode("utf-8", "replace").partition("\n")[0]
-    if result.returncode != 0 or " version " not in first_line:
-        raise FFmpegError(
-            f"{binary.name} -version failed", returncode=result.returncode, stderr_tail=first_line[:200]
-        )
-    return first_line.split(" version ", 1)[1].split(" ", 1)[0]
+        raise FFmpegError(f"{binaries[len(running) - 1].name} -version failed: {exc}") from exc
+    finally:
+        for process in running:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+    versions = []
+    for binary, process, output in zip(binaries, running, outputs, strict=True):
+        first_line = output.decode("utf-8", "replace").partition("\n")[0]
+        if process.returncode != 0 or " version " not in first_line:
+            raise FFmpegError(
+                f"{binary.name} -version failed", returncode=process.returncode, stderr_tail=first_line[:200]
+            )
+        versions.append(first_line.split(" version ", 1)[1].split(" ", 1)[0])
+    return versions
 
 
 def find_ffmpeg(
@@ -108,8 +121,7 @@ def find_ffmpeg(
     """
     ffmpeg_path = _which(ffmpeg)
     ffprobe_path = _which(ffprobe)
-    version = _version_of(ffmpeg_path)
-    probe_version = _version_of(ffprobe_path)
+    version, probe_version = _versions_of(ffmpeg_path, ffprobe_path)
     found = FFmpeg(ffmpeg_path, ffprobe_path, version, limits or ProcessLimits())
     release = found.version_tuple
     if release is not None and release[:2] < MINIMUM_VERSION:
