@@ -21,25 +21,26 @@ import os
 import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import attrs
 import ffmpeg as ffmpeg_python
 
 from dubkit.errors import ConfigError, DubkitError
 from dubkit.media.binaries import FFmpeg, default_ffmpeg
-from dubkit.media.blockmix import Ducking, final_gain, render_blocks, write_output
-from dubkit.media.clips import TrackFormat, render_clips
 from dubkit.media.command import ffmpeg_argv, file_url, media_input
 from dubkit.media.loudness import SILENCE_LUFS
-from dubkit.media.meter import integrated_loudness
-from dubkit.media.pcm import PcmFile, open_pcm
 from dubkit.media.process import run_process
 from dubkit.media.staging import staged_output
 from dubkit.media.stretch import STRETCH_ENGINES, StretchEngine
 from dubkit.media.wav import default_layout, read_wav_info
 from dubkit.models.media import AudioFile, DubbedAudio
 from dubkit.models.speech import Clip, TimingPlan
+
+if TYPE_CHECKING:
+    from dubkit.media.blockmix import Ducking
+    from dubkit.media.clips import TrackFormat
+    from dubkit.media.pcm import PcmFile
 
 __all__ = ["DuckingOptions", "MixOptions", "mix"]
 
@@ -104,6 +105,8 @@ class DuckingOptions:
 
     def compressor(self, depth_db: float) -> Ducking:
         """The compressor that lowers what it is applied to by ``depth_db`` under the dub."""
+        from dubkit.media.blockmix import Ducking
+
         return Ducking(
             self.threshold_db,
             self.ratio,
@@ -184,6 +187,12 @@ def mix(
         ConfigError: A timing without a clip, a negative start, an unusable stretch or gain, a bad codec.
         FFmpegError: ffmpeg or Rubber Band failed or timed out.
     """
+    # numpy's modules load here, not with `dubkit.media` (which every command imports: `dubkit probe`
+    # answers without them).
+    from dubkit.media.blockmix import final_gain, render_blocks, write_output
+    from dubkit.media.clips import TrackFormat, render_clips
+    from dubkit.media.meter import integrated_loudness
+
     options = options or MixOptions()
     if options.codec not in _SAMPLE_FORMATS:
         raise ConfigError(f"codec must be one of {sorted(_SAMPLE_FORMATS)}", field="codec")
@@ -298,6 +307,8 @@ def _bed_pcm(
     bed: AudioFile, track: TrackFormat, temp: Path, ffmpeg: FFmpeg, cwd: Path, *, name: str = "bed.wav"
 ) -> PcmFile:
     """The bed as a readable PCM file at the track's rate and channel count (converted once if it is not)."""
+    from dubkit.media.pcm import open_pcm
+
     try:
         pcm = open_pcm(bed.path)
     except DubkitError:

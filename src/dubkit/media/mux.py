@@ -19,7 +19,6 @@ from typing import Any
 import ffmpeg as ffmpeg_python
 
 from dubkit.errors import UnsupportedFormatError
-from dubkit.media.aacblocks import PRIMING, encode_blocks
 from dubkit.media.binaries import FFmpeg, default_ffmpeg
 from dubkit.media.command import ffmpeg_argv, file_url, media_input
 from dubkit.media.formats import M4A_COPY_AUDIO_CODECS, MP4_COPY_AUDIO_CODECS, MP4_VIDEO_CODECS
@@ -134,6 +133,8 @@ def mux(
         if video.codec == "hevc":
             options["tag:v"] = "hvc1"
     audio_tracks: list[tuple[Any, str, str, str]] = []
+    from dubkit.media.aacblocks import PRIMING, encode_blocks  # numpy: loaded when muxing, not with media
+
     with tempfile.TemporaryDirectory(prefix=".mux-", dir=workdir) as temp_name:
         temp = Path(temp_name)
         # The dub lasts exactly as long as the input: silence past the dub's end, nothing past the input's.
