@@ -147,7 +147,9 @@ chown -R 10001:10001 "$MOUNTED/var/lib/dubkit/check"
 dub_start=$(date +%s)
 if inside dubkit dub /var/lib/dubkit/check/sample.mp4 --to es -o /var/lib/dubkit/check >"$WORK/dub.log" 2>&1 &&
   [ -s "$MOUNTED/var/lib/dubkit/check/sample.es.mp4" ]; then
-  record dub "ok: sample.es.mp4 written in $(($(date +%s) - dub_start)) s ($(stat -c %s "$MOUNTED/var/lib/dubkit/check/sample.es.mp4") bytes)"
+  used=$("$PY" scripts/project_backends.py "$MOUNTED/var/lib/dubkit/check/sample.es.dub.json" 2>/dev/null ||
+    echo "backends unknown")
+  record dub "ok: sample.es.mp4 written in $(($(date +%s) - dub_start)) s ($(stat -c %s "$MOUNTED/var/lib/dubkit/check/sample.es.mp4") bytes; $used)"
 else
   record dub "FAILED: $(tail -5 "$WORK/dub.log" | tr '\n' ' ')"
 fi

@@ -12,20 +12,24 @@ output first). Where the network hears speech the background loses it; where it 
 background is the original, bit for bit up to the stem's sample format: music and room tone are
 kept whole between lines.
 
-Each channel has its own network state (stereo dialogue panned off-centre is followed); channels run
-on ``threads`` threads at once (the runtime runs without the GIL). A track whose channels are all but
-the same (mono made stereo, common in lectures and calls: what differs between them is 40 dB or more
-under what they share, as after AAC coding) is separated once, at the cost of one channel: the voice
-of the channels' mean stands for every channel.
-The track is read and written in blocks of ``block_seconds``: memory stays bounded whatever its
-length. A track at another rate than 48 kHz is resampled by ffmpeg once (to a temp file next to the
-stems), and the stems are written at 48 kHz (the mix resamples them to the track's rate).
+Each channel has its own network state (stereo dialogue panned off-centre is followed). A track whose
+channels are all but the same (mono made stereo, common in lectures and calls: what differs between
+them is 40 dB or more under what they share, as after AAC coding) is separated once, at the cost of one
+channel: the voice of the channels' mean stands for every channel.
+The track is cut into segments of ``segment_seconds``, separated ``threads`` at a time (the runtime runs
+without the GIL): each segment gets fresh network states that first hear the ``warmup_seconds`` before
+it (their output there is dropped), so a segment's voice does not depend on which thread or in which
+order it ran, and the stems are the same bytes whatever the machine. Memory stays bounded (a few
+segments in flight) whatever the track's length. A track at another rate than 48 kHz is resampled by
+ffmpeg once (to a temp file next to the stems), and the stems are written at 48 kHz (the mix resamples
+them to the track's rate).
 
 Cost: about 0.06-0.15 CPU-seconds per second of audio and channel on a laptop-class core.
 """
 
 from __future__ import annotations
 
+import collections
 import concurrent.futures
 import configparser
 import ctypes
@@ -217,14 +221,20 @@ class DeepFilterSeparator(BaseSeparator["DeepFilterSeparator.Options"]):
             library: DeepFilterNet's C runtime (``libdeepfilter``); ``None``: the packaged one.
             post_filter_beta: The runtime's post-filter (0 = off): it narrows the voice it keeps,
                 which leaves more of the voice in the background, so it is off by default.
-            threads: Channels processed at once.
-            block_seconds: Audio read and written at a time (bounds memory).
+            threads: Segments separated at once (one core each: the runtime runs without the GIL).
+            segment_seconds: The length of a segment (bounds memory: ``threads`` segments are in
+                flight).
+            warmup_seconds: Audio before a segment its fresh network states hear first (their output
+                there is dropped): the state they reach matches a whole-file pass's.
+            block_seconds: Audio read at a time by the check for near-identical channels.
         """
 
         model: str | None = None
         library: str | None = None
         post_filter_beta: float = attrs.field(default=0.0, validator=attrs.validators.ge(0.0))
         threads: int = attrs.field(default=2, validator=_positive)
+        segment_seconds: float = attrs.field(default=60.0, validator=_positive)
+        warmup_seconds: float = attrs.field(default=2.0, validator=attrs.validators.ge(0.0))
         block_seconds: float = attrs.field(default=10.0, validator=_positive)
 
     _runtime: _Runtime | None = None
@@ -276,76 +286,76 @@ class DeepFilterSeparator(BaseSeparator["DeepFilterSeparator.Options"]):
             converted.unlink(missing_ok=True)
 
     def _separate(self, src: WavReader, out_dir: Path, *, float32: bool) -> Stems:
-        assert self._runtime is not None and self._model is not None
-        runtime, model = self._runtime, self._model
         distinct = 1 if src.channels == 1 or _nearly_mono(src, self._block(src)) else src.channels
-        channels = [
-            _Channel(runtime, model, self._hop, self.options.post_filter_beta) for _ in range(distinct)
-        ]
         voice, background = (
             WavWriter(out_dir / f"{stem}.wav", MODEL_RATE, src.channels, float32=float32)
             for stem in ("voice", "background")
         )
         try:
-            workers = min(self.options.threads, src.channels)
-            with concurrent.futures.ThreadPoolExecutor(workers, thread_name_prefix="deepfilter") as pool:
-                for mixture, kept in self._aligned(src, channels, pool):
-                    voice.write(kept)
-                    background.write(mixture - kept)
+            for mixture, kept in self._segments(src, distinct):
+                voice.write(kept)
+                background.write(mixture - kept)
         except BaseException:
             voice.abort()
             background.abort()
             raise
-        finally:
-            for channel in channels:
-                channel.close()
         log.info("deepfilter: %.1f s x %d channels separated", src.duration, src.channels)
         return Stems(voice=voice.close(), background=background.close())
 
     def _block(self, src: WavReader) -> int:
-        return self._hop * max(1, round(self.options.block_seconds * src.sample_rate / self._hop))
+        return self._frames(self.options.block_seconds, src)
 
-    def _aligned(
-        self, src: WavReader, channels: list[_Channel], pool: concurrent.futures.Executor
-    ) -> Iterator[tuple[F32, F32]]:
-        """``(input, voice)`` blocks, (channels, frames) each, the voice moved back by the model's delay.
+    def _frames(self, seconds: float, src: WavReader) -> int:
+        """``seconds`` of ``src`` as a whole number of the network's frames (at least one)."""
+        return self._hop * max(1, round(seconds * src.sample_rate / self._hop))
 
-        With fewer network states than channels (all channels all but the same), the channels' mean is
-        separated and its voice stands for every channel.
+    def _warmup_frames(self, src: WavReader) -> int:
+        return self._frames(self.options.warmup_seconds, src) if self.options.warmup_seconds else 0
+
+    def _segments(self, src: WavReader, distinct: int) -> Iterator[tuple[F32, F32]]:
+        """``(input, voice)`` per segment, in order; ``threads`` segments separated at once."""
+        length = self._frames(self.options.segment_seconds, src)
+        starts = range(0, src.frames, length)
+        threads = self.options.threads
+        with concurrent.futures.ThreadPoolExecutor(threads, thread_name_prefix="deepfilter") as pool:
+            pending: collections.deque[concurrent.futures.Future[tuple[F32, F32]]] = collections.deque()
+            for start in starts:
+                pending.append(pool.submit(self._segment, src, start, length, distinct))
+                if len(pending) >= threads:
+                    yield pending.popleft().result()
+            while pending:
+                yield pending.popleft().result()
+
+    def _segment(self, src: WavReader, start: int, length: int, distinct: int) -> tuple[F32, F32]:
+        """One segment's input and voice (channels, frames), the voice moved back by the model's delay.
+
+        Fresh network states hear the warm-up before ``start`` first, then the segment, then zeros that
+        push its last samples out; the channels' mean stands for every channel when ``distinct`` is one.
         """
+        assert self._runtime is not None and self._model is not None
         hop, delay = self._hop, self._delay
-        block = self._block(src)
-        skip = delay
-        pending = np.zeros((src.channels, 0), dtype=np.float32)
-        position = 0
-        flush = -(-delay // hop) * hop  # zeros fed after the end, to push the last samples out
-        while position < src.frames or flush > 0:
-            if position < src.frames:
-                data = src.read(position, block)
-                position += data.shape[1]
-                fed = -(-data.shape[1] // hop) * hop
-            else:
-                data = np.zeros((src.channels, 0), dtype=np.float32)
-                fed, flush = flush, 0
-            padded = np.zeros((src.channels, fed), dtype=np.float32)
-            padded[:, : data.shape[1]] = data
-            if len(channels) < src.channels:
-                padded = np.ascontiguousarray(padded.mean(axis=0, keepdims=True, dtype=np.float32))
-            try:
-                outputs = list(pool.map(_Channel.process, channels, padded))
-            except (OSError, ValueError) as exc:
-                raise BackendRuntimeError(f"DeepFilterNet failed: {exc}", kind=_KIND, name=_NAME) from exc
-            kept = np.stack(outputs)
-            if len(channels) < src.channels:
-                kept = np.repeat(kept, src.channels, axis=0)
-            if skip:
-                cut = min(skip, kept.shape[1])
-                kept, skip = kept[:, cut:], skip - cut
-            pending = np.concatenate([pending, data], axis=1)
-            count = min(kept.shape[1], pending.shape[1])
-            if count:
-                yield pending[:, :count], np.ascontiguousarray(kept[:, :count])
-                pending = pending[:, count:]
+        warmup = min(start, self._warmup_frames(src))
+        data = src.read(start - warmup, warmup + length)  # each read opens the file: threads may share it
+        frames = data.shape[1] - warmup
+        fed = -(-(data.shape[1] + delay) // hop) * hop
+        padded = np.zeros((src.channels, fed), dtype=np.float32)
+        padded[:, : data.shape[1]] = data
+        if distinct < src.channels:
+            padded = np.ascontiguousarray(padded.mean(axis=0, keepdims=True, dtype=np.float32))
+        channels = [
+            _Channel(self._runtime, self._model, hop, self.options.post_filter_beta) for _ in range(distinct)
+        ]
+        try:
+            kept = np.stack([channel.process(row) for channel, row in zip(channels, padded, strict=True)])
+        except (OSError, ValueError) as exc:
+            raise BackendRuntimeError(f"DeepFilterNet failed: {exc}", kind=_KIND, name=_NAME) from exc
+        finally:
+            for channel in channels:
+                channel.close()
+        kept = kept[:, delay + warmup : delay + warmup + frames]
+        if distinct < src.channels:
+            kept = np.repeat(kept, src.channels, axis=0)
+        return data[:, warmup:], np.ascontiguousarray(kept)
 
 
 def _nearly_mono(src: WavReader, block: int, margin_db: float = 40.0) -> bool:
