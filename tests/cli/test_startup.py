@@ -68,7 +68,7 @@ def test_probe_loads_the_media_layer_only(tmp_path: Path) -> None:
     broken.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100)
     loaded = _loaded_by(["probe", str(broken)], tmp_path)
     assert "dubkit.media.probe" in loaded
-    assert _hits(loaded, NEVER + ["numpy"]) == []  # the mixer's and muxer's numpy load when they run
+    assert _hits(loaded, [*NEVER, "numpy"]) == []  # the mixer's and muxer's numpy load when they run
 
 
 def test_dub_help_does_not_build_a_pipeline(tmp_path: Path) -> None:
