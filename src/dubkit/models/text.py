@@ -30,6 +30,8 @@ _SPACES = re.compile(r"[ \t\u00a0\u2009\u202f]+")
 _SPACE_BEFORE = re.compile(r"\s+([,.;:!?…)\]}»”’%])")  # noqa: RUF001
 _SPACE_AFTER_OPENER = re.compile(r"([(\[{«“¿¡])\s+")
 _WORD = re.compile(r"\w[\w'’-]*", re.UNICODE)  # noqa: RUF001
+# An initial's full stop ("John F. Kennedy"), which does not end a sentence.
+_INITIAL_END = re.compile(r"(?:^|[\s(])[A-Z]\.$")
 # Scripts written without spaces between words: text in them is split between characters.
 _UNSPACED_LANGUAGES = frozenset({"ja", "zh", "th", "lo", "km", "my", "bo", "yue"})
 
@@ -60,14 +62,36 @@ def _is_title(word: str) -> bool:
     return len(word) > 1 and word[0].isupper() and word[1:].islower()
 
 
-def _mid_sentence_titles(text: str) -> list[re.Match[str]]:
-    """Words with a capital first letter that neither start the text nor follow a sentence end."""
+def _single_capitals(language: str) -> bool:
+    """Whether a one-letter word in capitals is a stray capital in ``language``.
+
+    Spanish "Y", "A", "O", "E", "U", Catalan "I", Portuguese "A", "O", Italian "E" are words written in
+    lower case in mid-sentence; English "I" is the one written in capitals.
+    """
+    return language != "en" and language not in _CAPITALISED_NOUNS
+
+
+def _is_stray_candidate(text: str, match: re.Match[str], singles: bool) -> bool:
+    word = match.group(0)
+    if _is_title(word):
+        return True
+    # A one-letter capital followed by a full stop is an initial ("John F. Kennedy"), never stray.
+    return singles and len(word) == 1 and word.isupper() and not text[match.end() :].startswith(".")
+
+
+def _mid_sentence_titles(text: str, *, singles: bool = False) -> list[re.Match[str]]:
+    """Words with a capital first letter that neither start the text nor follow a sentence end.
+
+    With ``singles``, one-letter words in capitals count too (see `_single_capitals`).
+    """
     out = []
     for match in _WORD.finditer(text):
         before = text[: match.start()].rstrip().rstrip(_CLOSERS + "\"'“‘«¿¡(")  # noqa: RUF001
-        if not before or before[-1] in SENTENCE_PUNCTUATION or before[-1] in ":\n":
+        if not before or before[-1] in ":\n":
             continue
-        if _is_title(match.group(0)):
+        if before[-1] in SENTENCE_PUNCTUATION and not _INITIAL_END.search(before):
+            continue
+        if _is_stray_candidate(text, match, singles):
             out.append(match)
     return out
 
@@ -76,22 +100,24 @@ def fix_stray_capitals(text: str, source: str, language: str) -> str:
     """Lower-case capitals a translator left in mid-sentence, when the source shows none were meant.
 
     Rule-based translators keep a capital from a dictionary entry or from the start of the fragment they
-    were given (``"Good morning everyone!"`` -> ``"Buenos días Todo el mundo!"``). When the source has no
+    were given (``"Good morning everyone!"`` -> ``"Buenos días Todo el mundo!"``, ``"Good morning and
+    welcome"`` -> ``"Buenos días Y bienvenido"``: one-letter words count outside English, where "I" is
+    written in capitals, and an initial followed by a full stop never does). When the source has no
     capitalised word in mid-sentence (so no name), every capitalised mid-sentence word of the translation
     is lower-cased; when it has some, the translation is left alone (a name may have been translated,
     ``London`` -> ``Londres``). Words in capitals (``NASA``) are never touched, nor text in a language
     that capitalises its nouns (``language``: German, Luxembourgish).
     """
-    if (
-        language in _CAPITALISED_NOUNS
-        or _mid_sentence_titles(source)
-        or not any(_is_title(w) for w in _WORD.findall(text))
-    ):
+    if language in _CAPITALISED_NOUNS or _mid_sentence_titles(source):
         return text
+    stray = _mid_sentence_titles(text, singles=_single_capitals(language))
+    if not stray:
+        return text
+    letters = {w for w in _WORD.findall(source) if len(w) == 1 and w.isupper()}  # "plan B" keeps its B
     out = list(text)
-    for match in _mid_sentence_titles(text):
+    for match in stray:
         word = match.group(0)
-        if word.casefold() in _ALWAYS_CAPITAL:
+        if word.casefold() in _ALWAYS_CAPITAL or word in letters:
             continue
         out[match.start()] = word[0].lower()
     return "".join(out)
@@ -116,8 +142,9 @@ def join_pieces(pieces: list[str], language: str) -> str:
 
     A fragment that starts with a capitalised word after a fragment that did not end a sentence is
     lower-cased when that word is not capitalised anywhere else in mid-sentence (a transcriber often
-    capitalises the first word after a pause); ``I``, words in capitals and the nouns of languages
-    that capitalise them (German) are kept.
+    capitalises the first word after a pause), and so is a one-letter word outside English (Spanish
+    "Y"); English ``I``, initials, words in capitals and the nouns of languages that capitalise them
+    (German) are kept.
     """
     cleaned = [clean_spacing(p) for p in pieces if p.strip()]
     if not cleaned:
@@ -131,7 +158,7 @@ def join_pieces(pieces: list[str], language: str) -> str:
             language not in _CAPITALISED_NOUNS
             and first is not None
             and not ends_sentence(out[-1])
-            and _is_title(first.group(0))
+            and _is_stray_candidate(piece, first, _single_capitals(language))
             and first.group(0) not in names
             and unicodedata.category(piece[0]).startswith("L")
         ):
