@@ -112,9 +112,33 @@ def test_where_the_backend_ran_is_in_the_dub_project(tmp_path: Path, source: Pat
     choice = result.project.backends["transcriber"]
     assert (choice.device, choice.compute_type, choice.options["device"]) == ("cuda", "float16", "auto")
     assert result.project.quality.notes == []
+
+
+def test_a_stage_from_the_cache_says_where_the_run_that_made_it_ran(tmp_path: Path, source: Path) -> None:
+    first = GpuTranscriber(GpuTranscriber.Options(fits=0), cuda_probe=one_gpu)  # falls back to the CPU
+    made = pipeline(first).run(source, to="es", run_dir=tmp_path / "run")
+    again = GpuTranscriber(GpuTranscriber.Options(fits=0), cuda_probe=one_gpu)
+    cached = pipeline(again).run(source, to="fr", run_dir=tmp_path / "run")  # another target, same stage
+    assert cached.reports[0].cached and not getattr(again, "tried", [])  # decoded nothing this time
+    choice = cached.project.backends["transcriber"]
+    assert (choice.device, choice.compute_type) == ("cpu", "int8")
+    assert cached.project.quality.notes == made.project.quality.notes != []
+
+
+def test_a_missing_or_broken_record_reads_as_no_device(tmp_path: Path, source: Path) -> None:
+    made = pipeline(GpuTranscriber(GpuTranscriber.Options(fits=8), cuda_probe=one_gpu)).run(
+        source, to="es", run_dir=tmp_path / "run"
+    )
+    record = next((tmp_path / "run" / "stages").glob("transcribe-*/record.json"))
+    for broken in ("{not json", '{"devices": [{"kind": 1}]}', "[]"):
+        record.write_text(broken)
+        again = pipeline(GpuTranscriber(GpuTranscriber.Options(fits=8), cuda_probe=one_gpu))
+        cached = again.run(source, to="es", run_dir=tmp_path / "run")
+        assert cached.project.backends["transcriber"].device is None
+        assert cached.artifacts[TRANSCRIPT] == made.artifacts[TRANSCRIPT]
+    record.unlink()
     again = pipeline(GpuTranscriber(GpuTranscriber.Options(fits=8), cuda_probe=one_gpu))
-    cached = again.run(source, to="es", run_dir=tmp_path / "run")
-    assert cached.project.backends["transcriber"].device is None  # from the cache: this run ran nothing
+    assert again.run(source, to="es", run_dir=tmp_path / "run").project.backends["transcriber"].device is None
 
 
 def test_out_of_gpu_memory_halves_the_batch_then_moves_to_the_cpu_with_a_note(

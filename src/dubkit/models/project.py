@@ -52,9 +52,10 @@ class SourceMedia(_Model):
 class BackendChoice(_Model):
     """One backend the run used.
 
-    ``device`` and ``compute_type`` say where it ran in the run that wrote the project (``cuda``,
+    ``device`` and ``compute_type`` say where it ran when it made its stage's output (``cuda``,
     ``float16``): what ``device="auto"`` resolved to, or where it moved after running out of GPU
-    memory. ``None`` when the backend does not choose a device or its stage came from the cache.
+    memory; for a stage taken from the cache, where it ran in the run that made it. ``None`` when the
+    backend does not choose a device, or a cached stage has no record of it.
     """
 
     name: str

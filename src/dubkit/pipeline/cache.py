@@ -40,6 +40,7 @@ T = TypeVar("T")
 
 _RUN_PREFIX = "@run/"
 ARTIFACT_FILE = "artifact.json"
+RECORD_FILE = "record.json"
 
 
 def stable_hash(value: Any) -> str:
@@ -182,6 +183,24 @@ class ArtifactStore:
         payload = json.dumps({"stage": stage, "key": key, "value": unstructured}, indent=1).encode("utf-8")
         atomic_write_bytes(directory / ARTIFACT_FILE, payload)
         return hashlib.sha256(payload).hexdigest()
+
+    def save_record(self, stage: str, key: str, record: Mapping[str, Any]) -> None:
+        """Keep how a committed artifact was made beside it (not part of the artifact or its digest).
+
+        A record that cannot be written is logged and left out: it never fails the stage.
+        """
+        try:
+            atomic_write_text(self.stage_dir(stage, key) / RECORD_FILE, json.dumps(dict(record), indent=1))
+        except (OSError, TypeError, ValueError) as exc:
+            logger.warning("could not keep the record of %s-%s: %s", stage, key, exc)
+
+    def load_record(self, stage: str, key: str) -> dict[str, Any]:
+        """What `save_record` kept for an artifact; empty when nothing was, or it is unreadable."""
+        try:
+            data = json.loads((self.stage_dir(stage, key) / RECORD_FILE).read_bytes())
+        except (OSError, ValueError):
+            return {}
+        return data if isinstance(data, dict) else {}
 
     def units(self, namespace: str) -> UnitCache:
         """The unit cache of one namespace (``synthesize``, ``translate``)."""

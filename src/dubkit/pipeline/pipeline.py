@@ -24,6 +24,7 @@ from dubkit.pipeline.progress import CancelToken, ProgressEvent, ProgressHook, P
 from dubkit.pipeline.report import build_project
 from dubkit.pipeline.result import DubResult, StageReport
 from dubkit.pipeline.stage import ArtifactKey, Artifacts, RunRequest, SourceFile, Stage
+from dubkit.pipeline.stage_record import devices_from_record, devices_to_record
 
 __all__ = ["Pipeline"]
 
@@ -347,7 +348,8 @@ class Pipeline:
             emit(1.0, "cached", state=ProgressState.SKIPPED)
             artifacts.set(stage.output, value)
             digests[stage.output.name] = digest
-            return StageReport(stage.name, key, 0.0, cached=True)
+            devices = devices_from_record(store.load_record(stage.name, key))
+            return StageReport(stage.name, key, 0.0, cached=True, devices=devices)
 
         emit(0.0, "", state=ProgressState.STARTED)
         work_dir = store.begin(stage.name, key)
@@ -382,6 +384,8 @@ class Pipeline:
         devices = tuple(
             (b.kind, b.name, use) for b in _bindings(stage) if (use := b.device_use()) is not None
         )
+        if devices:
+            store.save_record(stage.name, key, devices_to_record(devices))
         return StageReport(
             stage.name,
             key,

@@ -41,7 +41,8 @@ class StageReport:
         cached: Whether its artifact existed and the stage was skipped.
         issues: Units (segments) that failed and were left out.
         devices: ``(kind, name, use)`` of each backend the stage ran on a device it chose (see
-            `dubkit.backends.devices`); empty when the stage came from the cache.
+            `dubkit.backends.devices`); for a stage taken from the cache, those of the run that made
+            its artifact (`dubkit.pipeline.stage_record`), or none where that run kept no record.
         measurements: What the stage measured in this run (`StageContext.measure`), such as the
             synthesize stage's ``cpu_seconds`` and ``speech_seconds``; empty when it came from the cache.
     """
