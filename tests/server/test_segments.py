@@ -109,6 +109,10 @@ def test_refused_changes_change_nothing(client: httpx.Client, done_job: dict[str
     assert "es-low" in voice["hint"]
     assert_problem(patch(client, job_id, line, etag), 422, "empty")
     assert patch(client, job_id, line, etag, colour="red").status_code == 422  # unknown fields refused
+    url = f"/api/v1/jobs/{job_id}/segments/{line}"
+    for raw, status in ((b'{"translation": "HOLA', 422), (b"Z\xff?", 400)):  # not JSON; not even UTF-8
+        sent = client.patch(url, content=raw, headers={"If-Match": etag, "Content-Type": "application/json"})
+        assert_problem(sent, status)
     again, same = lines(client, job_id)
     assert same == etag and again == body
     assert_problem(client.post(f"/api/v1/jobs/{job_id}/redub"), 409, "nothing to re-dub")

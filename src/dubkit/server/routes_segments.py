@@ -141,7 +141,7 @@ async def list_segments(job_id: str, owner: Owner, services: Services, response:
 @router.patch(
     "/jobs/{job_id}/segments/{segment_id}",
     response_model=SegmentsOut,
-    responses={200: {"headers": _ETAG_HEADER}, **problems(404, 409, 412, 422, 428)},
+    responses={200: {"headers": _ETAG_HEADER}, **problems(400, 404, 409, 412, 422, 428)},
     summary="Change a line: its translation, its speaker's voice, or keep its original speech",
 )
 async def edit_segment(
@@ -161,7 +161,8 @@ async def edit_segment(
     into its lines again (their own changes are dropped); ``voice`` changes the voice of every line of the
     line's speaker. Answers with every line (and the new ETag). Nothing changes when the request is
     refused: 409 (not completed, or a re-dub runs), 428 (no If-Match), 412 (stale), 404 (no such line),
-    422 (a text too long or with control characters, a voice the synthesizer does not have).
+    422 (a text too long or with control characters, a voice the synthesizer does not have, a body that
+    is not JSON), 400 (a body that cannot be read as text at all: not UTF-8).
     """
     record = await job_record(services, job_id, owner)
     require_editable(record)
