@@ -13,7 +13,7 @@ from __future__ import annotations
 from importlib import metadata
 from pathlib import Path
 
-from dubkit.backends.packaged_parts import assemble_parts, file_matches
+from dubkit.backends.packaged_parts import assemble_parts, distributions_version, file_matches
 from dubkit.errors import BackendUnavailableError
 
 __all__ = [
@@ -54,13 +54,7 @@ def packaged_kokoro_version() -> str:
     Raises:
         BackendUnavailableError: one of them is not installed.
     """
-    versions = []
-    for dist in _DISTRIBUTIONS:
-        try:
-            versions.append(metadata.version(dist))
-        except metadata.PackageNotFoundError as exc:
-            raise _unavailable(f"the weight package {dist} is not installed") from exc
-    return "+".join(versions)
+    return distributions_version(_DISTRIBUTIONS, _unavailable)
 
 
 def assemble_kokoro_model(model_dir: Path | None = None, *, verify: bool = True) -> Path:

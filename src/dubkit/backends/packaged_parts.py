@@ -9,14 +9,30 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
+from importlib import metadata
 from pathlib import Path
 
 from dubkit.atomicfile import atomic_writer
 from dubkit.digests import file_sha256
 
-__all__ = ["assemble_parts", "file_matches"]
+__all__ = ["assemble_parts", "distributions_version", "file_matches"]
 
 _CHUNK = 1 << 20
+
+
+def distributions_version(distributions: Sequence[str], fail: Callable[[str], Exception]) -> str:
+    """The installed versions of the packages the weights ship in (``1.0.0+1.0.0``), for cache keys.
+
+    Raises:
+        Exception: ``fail(reason)`` when one of them is not installed.
+    """
+    versions = []
+    for dist in distributions:
+        try:
+            versions.append(metadata.version(dist))
+        except metadata.PackageNotFoundError as exc:
+            raise fail(f"the weight package {dist} is not installed") from exc
+    return "+".join(versions)
 
 
 def file_matches(path: Path, size: int, sha256: str | None) -> bool:

@@ -22,7 +22,7 @@ import sys
 import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     else:
         from importlib.abc import Traversable
 
+from dubkit.backends.packaged_parts import distributions_version
 from dubkit.digests import file_sha256
 from dubkit.errors import BackendUnavailableError
 
@@ -72,13 +73,7 @@ def packaged_model_version() -> str:
     Raises:
         BackendUnavailableError: a part distribution is not installed.
     """
-    versions = []
-    for dist in _PART_DISTRIBUTIONS:
-        try:
-            versions.append(metadata.version(dist))
-        except metadata.PackageNotFoundError as exc:
-            raise _unavailable(f"the model package {dist} is not installed") from exc
-    return "+".join(versions)
+    return distributions_version(_PART_DISTRIBUTIONS, _unavailable)
 
 
 def packaged_model_complete(model_dir: Path) -> bool:
